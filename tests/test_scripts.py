@@ -1,0 +1,363 @@
+"""Tests of scripts/fetch, apply and refresh on small synthetic trees.
+
+Each test copies scripts/ into a temporary repository of its own, with its
+own patches/ and build/, so nothing here touches the real work area or the
+network.
+"""
+
+import importlib.machinery
+import importlib.util
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = ["fetch", "apply", "refresh", "build", "test"]
+VERSION = "3.13.99"
+
+
+def git(cwd, *args, check=True):
+    return subprocess.run(["git", "-C", str(cwd), *args], check=check,
+                          capture_output=True, text=True)
+
+
+def make_cpython(path, version=VERSION):
+    """A tiny tree that looks like a CPython source tree."""
+    (path / "Include").mkdir(parents=True)
+    (path / "Objects").mkdir()
+    (path / "Lib" / "test").mkdir(parents=True)
+    (path / "Include" / "patchlevel.h").write_text(
+        f'#define PY_VERSION "{version}"\n')
+    (path / "configure").write_text("#!/bin/sh\n")
+    (path / "configure").chmod(0o755)
+    (path / "Makefile.pre.in").write_text("all:\n")
+    (path / "Objects" / "genobject.c").write_text(
+        "".join(f"line {i}\n" for i in range(1, 41)))
+    (path / "Objects" / "object.c").write_text(
+        "".join(f"object {i}\n" for i in range(1, 41)))
+    (path / "Lib" / "test" / "test_gen.py").write_text("pass\n")
+    return path
+
+
+class Repo:
+    def __init__(self, tmp_path):
+        self.root = tmp_path / "repo"
+        (self.root / "scripts").mkdir(parents=True)
+        for name in SCRIPTS + ["common.py"]:
+            shutil.copy2(ROOT / "scripts" / name, self.root / "scripts" / name)
+        (self.root / "patches").mkdir()
+        (self.root / "patches" / "upstream").write_text(
+            "version = 3.13.15\nsha256 = 0\n")
+        (self.root / "patches" / "series").write_text("")
+        upstream = make_cpython(tmp_path / f"Python-{VERSION}")
+        self.tarball = tmp_path / f"Python-{VERSION}.tar.xz"
+        with tarfile.open(self.tarball, "w:xz") as tar:
+            tar.add(upstream, arcname=upstream.name)
+        self.upstream_src = upstream
+        git(self.root, "init", "-q")
+        self.tree = self.root / "build" / "src"
+
+    def run(self, script, *args, check=True):
+        proc = subprocess.run([sys.executable, str(self.root / "scripts" /
+                                                   script), *map(str, args)],
+                              capture_output=True, text=True)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{script} {args} failed:\n{proc.stderr}")
+        return proc
+
+    def fetch_and_apply(self):
+        self.run("fetch", "--tarball", self.tarball)
+        return self.run("apply")
+
+    def commit_in_tree(self, rel, text, message):
+        path = self.tree / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        git(self.tree, "add", rel)
+        git(self.tree, "-c", "user.name=Dev", "-c", "user.email=dev@x.invalid",
+            "commit", "-q", "-m", message)
+
+    def snapshot(self):
+        """Bytes of every file of the repository outside build/."""
+        return {p.relative_to(self.root).as_posix(): p.read_bytes()
+                for p in self.root.rglob("*")
+                if p.is_file() and "build" not in p.relative_to(self.root).parts
+                and ".git" not in p.relative_to(self.root).parts}
+
+
+@pytest.fixture
+def repo(tmp_path):
+    return Repo(tmp_path)
+
+
+def make_series(repo):
+    """A series of two patches and one new file, made the maintainer's way."""
+    repo.fetch_and_apply()
+    text = (repo.tree / "Objects" / "genobject.c").read_text()
+    repo.commit_in_tree("Objects/genobject.c", text.replace("line 5\n",
+                                                             "line five\n"),
+                        "Spell out five\n\nBecause words read better.")
+    repo.commit_in_tree("Objects/awaitableobject.c", "/* new */\n",
+                        "Add the awaitable object")
+    text = (repo.tree / "Objects" / "object.c").read_text()
+    repo.commit_in_tree("Objects/object.c", text.replace("object 30\n",
+                                                          "object thirty\n"),
+                        "Ready the awaitable type")
+    repo.run("refresh")
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_help(repo, script):
+    proc = repo.run(script, "--help")
+    assert "usage:" in proc.stdout
+
+
+def test_fetch_tarball(repo):
+    proc = repo.run("fetch", "--tarball", repo.tarball)
+    upstream = Path(proc.stdout.strip().splitlines()[-1])
+    assert (upstream / "Include" / "patchlevel.h").exists()
+    assert "series is made against 3.13.15" in proc.stderr
+    # A rerun reuses the extracted tree.
+    proc = repo.run("fetch", "--tarball", repo.tarball)
+    assert "already extracted" in proc.stderr
+
+
+def test_fetch_truncated_tarball(repo, tmp_path):
+    bad = tmp_path / "bad.tar.xz"
+    bad.write_bytes(repo.tarball.read_bytes()[:200])
+    proc = repo.run("fetch", "--tarball", bad, check=False)
+    assert proc.returncode == 1
+    assert "corrupt or truncated" in proc.stderr
+    errors = [l for l in proc.stderr.splitlines() if "error:" in l]
+    assert len(errors) == 1 and "corrupt or truncated" in errors[0]
+    assert not (repo.root / "build" / "upstream").exists()
+    leftovers = [p.name for p in (repo.root / "build").iterdir()
+                 if p.name != "cache"]
+    assert leftovers == []
+
+
+def test_fetch_bad_inputs(repo, tmp_path):
+    proc = repo.run("fetch", "--source", tmp_path, check=False)
+    assert proc.returncode == 1 and "not a CPython source tree" in proc.stderr
+    proc = repo.run("fetch", "--tarball", tmp_path / "nope.tar.xz",
+                    check=False)
+    assert proc.returncode == 1 and "no such file" in proc.stderr
+    for series in ("2.7", "banana", "3.12"):
+        proc = repo.run("fetch", "--series", series, check=False)
+        assert proc.returncode == 1
+        assert "series" in proc.stderr
+    other = make_cpython(tmp_path / "other", version="3.14.1")
+    proc = repo.run("fetch", "--source", other, "--series", "3.13",
+                    check=False)
+    assert proc.returncode == 1 and "not of the 3.13 series" in proc.stderr
+
+
+def test_fetch_source_checkout(repo, tmp_path):
+    src = make_cpython(tmp_path / "checkout")
+    git(src, "init", "-q")
+    git(src, "add", "-A")
+    git(src, "-c", "user.name=a", "-c", "user.email=a@x.invalid", "commit",
+        "-qm", "x")
+    (src / "untracked.txt").write_text("not exported\n")
+    repo.run("fetch", "--source", src)
+    upstream = repo.root / "build" / "upstream"
+    assert (upstream / "Objects" / "genobject.c").exists()
+    assert not (upstream / "untracked.txt").exists()
+
+
+def test_fetch_refuses_in_tree_build(repo, tmp_path):
+    src = make_cpython(tmp_path / "built")
+    (src / "Makefile").write_text("all:\n")
+    proc = repo.run("fetch", "--source", src, check=False)
+    assert proc.returncode == 1 and "make distclean" in proc.stderr
+
+
+def test_apply_creates_commits_and_is_idempotent(repo):
+    make_series(repo)
+    assert (repo.root / "patches" / "series").read_text().splitlines()[-2:] \
+        == ["0001-Spell-out-five.patch", "0002-Ready-the-awaitable-type.patch"]
+    assert (repo.root / "Objects" / "awaitableobject.c").read_text() \
+        == "/* new */\n"
+    before = repo.snapshot()
+    # Rebuild the tree from the repository alone.
+    shutil.rmtree(repo.tree)
+    repo.run("apply")
+    log = git(repo.tree, "log", "--format=%s").stdout.splitlines()
+    assert log == ["Ready the awaitable type", "Spell out five",
+                   "Add the new files of the series", f"CPython {VERSION}"]
+    assert (repo.tree / "Objects" / "awaitableobject.c").exists()
+    mtime = (repo.tree / "Objects" / "object.c").stat().st_mtime_ns
+    proc = repo.run("apply")
+    assert "nothing to do" in proc.stderr
+    assert (repo.tree / "Objects" / "object.c").stat().st_mtime_ns == mtime
+    # apply -> refresh with no edits changes nothing.
+    assert repo.run("refresh", "--check").returncode == 0
+    repo.run("refresh")
+    assert repo.snapshot() == before
+
+
+def test_patches_git_am_onto_plain_checkout(repo, tmp_path):
+    make_series(repo)
+    plain = tmp_path / "plain"
+    shutil.copytree(repo.upstream_src, plain)
+    git(plain, "init", "-q")
+    git(plain, "add", "-A")
+    git(plain, "-c", "user.name=a", "-c", "user.email=a@x.invalid", "commit",
+        "-qm", "upstream")
+    patches = sorted((repo.root / "patches").glob("*.patch"))
+    proc = git(plain, "-c", "user.name=a", "-c", "user.email=a@x.invalid",
+               "am", *map(str, patches), check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "line five" in (plain / "Objects" / "genobject.c").read_text()
+    patch_text = patches[0].read_text()
+    assert "Because words read better." in patch_text
+    assert patch_text.startswith("From 0000000000000000000000000000000000000000")
+    assert all("awaitableobject" not in p.read_text() for p in patches)
+
+
+def test_refresh_exports_edits(repo):
+    make_series(repo)
+    text = (repo.tree / "Objects" / "object.c").read_text()
+    repo.commit_in_tree("Objects/object.c", text.replace("object 2\n",
+                                                          "object two\n"),
+                        "Spell out two")
+    repo.commit_in_tree("Objects/awaitableobject.c", "/* newer */\n",
+                        "Improve the awaitable object")
+    assert repo.run("refresh", "--check", check=False).returncode == 1
+    repo.run("refresh")
+    names = (repo.root / "patches" / "series").read_text().split()
+    assert "0003-Spell-out-two.patch" in names
+    assert not any("Improve" in n for n in names)
+    assert (repo.root / "Objects" / "awaitableobject.c").read_text() \
+        == "/* newer */\n"
+    assert "nothing to do" in repo.run("apply").stderr
+
+
+def test_refresh_refuses_uncommitted(repo):
+    make_series(repo)
+    (repo.tree / "Objects" / "object.c").write_text("edited\n")
+    proc = repo.run("refresh", check=False)
+    assert proc.returncode == 1 and "uncommitted changes" in proc.stderr
+
+
+def test_apply_refuses_to_discard_unexported_work(repo):
+    make_series(repo)
+    repo.commit_in_tree("Objects/genobject.c", "rewritten\n", "Local work")
+    # The series changes underneath (say, after a git pull).
+    series = repo.root / "patches" / "series"
+    lines = series.read_text().splitlines()
+    series.write_text("\n".join(lines[:-1] + ["# " + lines[-1]]) + "\n")
+    proc = repo.run("apply", check=False)
+    assert proc.returncode == 1 and "scripts/refresh" in proc.stderr
+    assert "rewritten" in (repo.tree / "Objects" / "genobject.c").read_text()
+    repo.run("apply", "--force")
+    log = git(repo.tree, "log", "--format=%s").stdout.splitlines()
+    assert log[0] == "Spell out five"
+
+
+def test_disabled_patch_is_skipped_and_kept(repo):
+    make_series(repo)
+    series = repo.root / "patches" / "series"
+    lines = series.read_text().splitlines()
+    series.write_text("\n".join(lines[:-2] + ["# " + lines[-2], lines[-1]])
+                      + "\n")
+    repo.run("apply")
+    log = git(repo.tree, "log", "--format=%s").stdout.splitlines()
+    assert "Spell out five" not in log and "Ready the awaitable type" in log
+    repo.run("refresh")
+    assert (repo.root / "patches" / "0001-Spell-out-five.patch").exists()
+    assert "# 0001-Spell-out-five.patch" in series.read_text()
+
+
+def test_failing_hunk_is_reported_and_tree_left_at_last_good(repo):
+    make_series(repo)
+    patch = repo.root / "patches" / "0002-Ready-the-awaitable-type.patch"
+    patch.write_text(patch.read_text().replace(" object 29\n",
+                                               " object twenty-nine\n"))
+    proc = repo.run("apply", "--check", check=False)
+    assert proc.returncode == 1
+    assert "ok      0001-Spell-out-five.patch" in proc.stdout
+    assert ("FAILED  0002-Ready-the-awaitable-type.patch does not apply: the "
+            "hunk at Objects/object.c line 27") in proc.stdout
+    # --check did not touch the tree, which still holds both patches.
+    log = git(repo.tree, "log", "--format=%s").stdout.splitlines()
+    assert log[0] == "Ready the awaitable type"
+    proc = repo.run("apply", check=False)
+    assert proc.returncode == 1
+    err = proc.stderr.strip().splitlines()[-1]
+    assert "0002-Ready-the-awaitable-type.patch" in err
+    assert "Objects/object.c line 27" in err
+    log = git(repo.tree, "log", "--format=%s").stdout.splitlines()
+    assert log[0] == "Spell out five"
+    assert not (repo.tree / ".git" / "rebase-apply").exists()
+
+
+def test_new_file_clashing_with_upstream_is_refused(repo):
+    repo.run("fetch", "--tarball", repo.tarball)
+    (repo.root / "Objects").mkdir()
+    (repo.root / "Objects" / "object.c").write_text("mine\n")
+    proc = repo.run("apply", check=False)
+    assert proc.returncode == 1 and "exists upstream" in proc.stderr
+
+
+def test_apply_without_fetch(repo):
+    proc = repo.run("apply", check=False)
+    assert proc.returncode == 1 and "scripts/fetch" in proc.stderr
+
+
+def load_script(name):
+    loader = importlib.machinery.SourceFileLoader(
+        f"script_{name}", str(ROOT / "scripts" / name))
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def test_debian_mirror_from_apt_configuration(tmp_path, monkeypatch):
+    fetch = load_script("fetch")
+    etc = tmp_path / "apt"
+    (etc / "sources.list.d").mkdir(parents=True)
+    (etc / "sources.list.d" / "debian.sources").write_text(
+        "Types: deb\nURIs: http://mirror.invalid/debian-security\n"
+        "Suites: bookworm-security\nComponents: main\n\n"
+        "Types: deb\nURIs: http://mirror.invalid/debian\n"
+        "Suites: bookworm bookworm-updates\nComponents: main\n"
+        "Signed-By: /keys/debian.gpg\n")
+    (etc / "sources.list.d" / "other.list.disabled").write_text(
+        "deb http://other.invalid/x stable main\n")
+    monkeypatch.setenv("SERIES_APT_ETC", str(etc))
+    assert fetch.debian_mirror() == ("http://mirror.invalid/debian",
+                                     "/keys/debian.gpg")
+    (etc / "sources.list.d" / "debian.sources").unlink()
+    (etc / "sources.list").write_text(
+        "# comment\ndeb [arch=amd64] http://one.invalid/debian bookworm main\n")
+    assert fetch.debian_mirror() == ("http://one.invalid/debian",
+                                     fetch.DEFAULT_KEYRING)
+    (etc / "sources.list").write_text("")
+    with pytest.raises(fetch.Error):
+        fetch.debian_mirror()
+
+
+def test_upstream_version_of_debian_versions():
+    fetch = load_script("fetch")
+    assert fetch.upstream_version_of("3.13.15-1") == "3.13.15"
+    assert fetch.upstream_version_of("3.13.5-2+deb13u5") == "3.13.5"
+    assert fetch.upstream_version_of("1:3.14.0~rc1-1") == "3.14.0"
+
+
+def test_test_names():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import common
+    finally:
+        sys.path.pop(0)
+    assert common.test_names([
+        "Lib/test/test_capi/test_awaitable.py", "Lib/test/test_types.py",
+        "Lib/test/test_asyncio/utils.py", "Lib/types.py",
+        "Lib/test/support/__init__.py",
+    ]) == ["test_asyncio", "test_capi.test_awaitable", "test_types"]
