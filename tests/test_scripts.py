@@ -361,3 +361,29 @@ def test_test_names():
         "Lib/test/test_asyncio/utils.py", "Lib/types.py",
         "Lib/test/support/__init__.py",
     ]) == ["test_asyncio", "test_capi.test_awaitable", "test_types"]
+
+
+REGRTEST_TAIL = """\
+2 tests failed again:
+    test_cmd_line test_compileall
+
+== Tests result: FAILURE then FAILURE ==
+
+2 re-run tests:
+    test_cmd_line test_compileall test_flaky
+
+3 tests failed:
+    test_cmd_line test_compileall
+    test_socket
+
+1 test OK.
+
+Total tests: run=240 failures=6 skipped=8
+"""
+
+
+def test_regrtest_failures_are_parsed():
+    test = load_script("test")
+    assert test.regrtest_failures(REGRTEST_TAIL) == {
+        "test_cmd_line", "test_compileall", "test_socket"}
+    assert test.regrtest_failures("== Tests result: SUCCESS ==\n") == set()
