@@ -1,0 +1,2 @@
+# tests/extensions/ runs under the patched interpreter (scripts/test), not here.
+collect_ignore = ["extensions"]
