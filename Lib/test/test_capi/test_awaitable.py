@@ -1,0 +1,1272 @@
+import asyncio
+import collections.abc
+import gc
+import inspect
+import sys
+import threading
+import types
+import unittest
+import warnings
+import weakref
+from test import support
+from test.support import import_helper
+
+_testcapi = import_helper.import_module('_testcapi')
+
+NULL = None
+AwaitableType = types.AwaitableType
+
+
+def tearDownModule():
+    asyncio.set_event_loop_policy(None)
+
+
+def run(aw):
+    """Drive aw with a bare send(None) loop; return (result, yielded)."""
+    yielded = []
+    try:
+        while True:
+            yielded.append(aw.send(None))
+    except StopIteration as exc:
+        return exc.value, yielded
+
+
+_nslots = weakref.WeakKeyDictionary()
+
+
+def new():
+    aw = _testcapi.awaitable_new()
+    _nslots[aw] = 0
+    return aw
+
+
+def slot(aw, func):
+    """Save func as an object value; return the C callback slot for it."""
+    index = _nslots[aw]
+    _testcapi.awaitable_save_values(aw, func)
+    _nslots[aw] = index + 1
+    return index
+
+
+def add_await(aw, coro, on_result=None, on_error=None):
+    r = slot(aw, on_result) if on_result is not None else -1
+    e = slot(aw, on_error) if on_error is not None else -1
+    return _testcapi.awaitable_add_await(aw, coro, r, e)
+
+
+async def value(v):
+    return v
+
+
+class Suspend:
+    """Awaitable that yields `times` times, then returns what was sent."""
+    def __init__(self, times=1, result=None):
+        self.times = times
+        self.result = result
+        self.sent = []
+
+    def __await__(self):
+        for i in range(self.times):
+            self.sent.append((yield f'suspend{i}'))
+        return self.result
+
+
+async def suspending(v, times=1):
+    await Suspend(times)
+    return v
+
+
+@types.coroutine
+def generator_based(v):
+    yield 'gen'
+    return v
+
+
+async def raising(exc):
+    raise exc
+
+
+class ObjectTests(unittest.TestCase):
+    def test_type(self):
+        aw = new()
+        self.assertIs(type(aw), AwaitableType)
+        self.assertEqual(AwaitableType.__name__, 'awaitable')
+        self.assertIsInstance(aw, collections.abc.Coroutine)
+        self.assertIsInstance(aw, collections.abc.Awaitable)
+        self.assertTrue(inspect.isawaitable(aw))
+        self.assertTrue(asyncio.iscoroutine(aw))
+        self.assertEqual(_testcapi.awaitable_check(aw), (1, 1))
+        self.assertEqual(_testcapi.awaitable_check(object()), (0, 0))
+        with self.assertRaises(TypeError):
+            AwaitableType()
+        _testcapi.awaitable_cancel(aw)
+
+    def test_init(self):
+        self.assertEqual(_testcapi.awaitable_init(), 0)
+
+    def test_names_and_repr(self):
+        aw = new()
+        self.assertEqual(aw.__name__, 'awaitable')
+        self.assertEqual(aw.__qualname__, 'awaitable')
+        self.assertIn('awaitable object', repr(aw))
+        aw.__name__ = 'fetch'
+        aw.__qualname__ = 'Client.fetch'
+        self.assertEqual(aw.__name__, 'fetch')
+        self.assertEqual(aw.__qualname__, 'Client.fetch')
+        self.assertIn('Client.fetch', repr(aw))
+        with self.assertRaises(TypeError):
+            aw.__name__ = 1
+        with self.assertRaises(TypeError):
+            del aw.__qualname__
+        _testcapi.awaitable_cancel(aw)
+
+    def test_cr_attributes(self):
+        aw = new()
+        self.assertIsNone(aw.cr_frame)
+        self.assertIsNone(aw.cr_code)
+        self.assertIsNone(aw.cr_await)
+        self.assertIsNone(aw.cr_origin)
+        self.assertFalse(aw.cr_running)
+        self.assertFalse(aw.cr_suspended)
+        inner = Suspend()
+        add_await(aw, inner)
+        self.assertEqual(aw.send(None), 'suspend0')
+        self.assertIsNotNone(aw.cr_await)
+        self.assertTrue(aw.cr_suspended)
+        with self.assertRaises(StopIteration):
+            aw.send(None)
+        self.assertIsNone(aw.cr_await)
+        self.assertFalse(aw.cr_suspended)
+
+    def test_weakref(self):
+        aw = new()
+        ref = weakref.ref(aw)
+        _testcapi.awaitable_cancel(aw)
+        del aw
+        self.assertIsNone(ref())
+
+
+class ResultTests(unittest.TestCase):
+    def test_default_result_is_none(self):
+        self.assertEqual(run(new()), (None, []))
+
+    def test_set_result(self):
+        aw = new()
+        self.assertEqual(_testcapi.awaitable_set_result(aw, 42), 0)
+        self.assertEqual(run(aw), (42, []))
+
+    def test_set_result_last_wins_without_leak(self):
+        aw = new()
+        first = object()
+        refs = sys.getrefcount(first)
+        for _ in range(10):
+            _testcapi.awaitable_set_result(aw, first)
+        self.assertEqual(sys.getrefcount(first), refs + 1)
+        _testcapi.awaitable_set_result(aw, 'last')
+        self.assertEqual(sys.getrefcount(first), refs)
+        self.assertEqual(run(aw), ('last', []))
+
+    def test_set_result_from_callback(self):
+        aw = new()
+        _testcapi.awaitable_set_result(aw, 'before')
+        def on_result(aw, result):
+            _testcapi.awaitable_set_result(aw, result * 2)
+            return 0
+        add_await(aw, value(21), on_result)
+        self.assertEqual(run(aw), (42, []))
+
+    def test_set_result_bad_arguments(self):
+        aw = new()
+        with self.assertRaises(ValueError):
+            _testcapi.awaitable_set_result(aw, NULL)
+        with self.assertRaises(SystemError):
+            _testcapi.awaitable_set_result(NULL, 1)
+        with self.assertRaises(SystemError):
+            _testcapi.awaitable_set_result(object(), 1)
+        _testcapi.awaitable_cancel(aw)
+
+    def test_return_constant(self):
+        async def main():
+            return await _testcapi.awaitable_return('x')
+        self.assertEqual(run(main()), ('x', []))
+
+
+class AddAwaitTests(unittest.TestCase):
+    def check_accepted(self, coro, result, yielded):
+        aw = new()
+        results = []
+        self.assertEqual(add_await(aw, coro,
+                                   lambda aw, r: results.append(r) or 0), 0)
+        self.assertEqual(run(aw), (None, yielded))
+        self.assertEqual(results, [result])
+
+    def test_accepts_native_coroutine(self):
+        self.check_accepted(value(1), 1, [])
+        self.check_accepted(suspending(2), 2, ['suspend0'])
+
+    def test_accepts_generator_based_coroutine(self):
+        self.check_accepted(generator_based(3), 3, ['gen'])
+
+    def test_accepts_dunder_await(self):
+        self.check_accepted(Suspend(2, result=4), 4, ['suspend0', 'suspend1'])
+
+    def test_accepts_awaitable_object(self):
+        self.check_accepted(_testcapi.awaitable_return(5), 5, [])
+
+    def test_accepts_asyncio_future(self):
+        loop = asyncio.new_event_loop()
+        try:
+            fut = loop.create_future()
+            fut.set_result(6)
+            self.check_accepted(fut, 6, [])
+        finally:
+            loop.close()
+
+    def test_rejects_non_awaitables(self):
+        def gen():
+            yield
+        aw = new()
+        for obj in (42, 'abc', gen(), value):
+            with self.subTest(obj=obj):
+                with self.assertRaises(TypeError):
+                    add_await(aw, obj)
+        with self.assertRaises(ValueError):
+            add_await(aw, NULL)
+        with self.assertRaises(ValueError):
+            add_await(aw, aw)
+        with self.assertRaises(SystemError):
+            _testcapi.awaitable_add_await(NULL, Suspend())
+        self.assertEqual(run(aw), (None, []))
+
+    def test_release_keeps_pending_exception(self):
+        # Regression: releasing an unused awaitable on an error path must
+        # not replace or lose the exception being raised.
+        for action in ('default', 'error', 'ignore'):
+            with self.subTest(action=action):
+                with warnings.catch_warnings(record=True):
+                    warnings.simplefilter(action)
+                    with support.catch_unraisable_exception():
+                        with self.assertRaises(TypeError):
+                            _testcapi.awaitable_add_await_and_release(42)
+
+    def test_release_on_error_path_does_not_warn(self):
+        # An awaitable released while an exception is raised is taken as
+        # dropped by the error path of the C function that made it.
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter('always')
+            with self.assertRaises(TypeError):
+                _testcapi.awaitable_add_await_and_release(42)
+            gc_collect()
+        self.assertEqual([x for x in w if x.category is RuntimeWarning], [])
+
+    def test_order(self):
+        aw = new()
+        order = []
+        for i in range(5):
+            add_await(aw, value(i), lambda aw, r: order.append(r) or 0)
+        run(aw)
+        self.assertEqual(order, [0, 1, 2, 3, 4])
+
+    def test_callback_receives_awaitable(self):
+        aw = new()
+        seen = []
+        add_await(aw, value(1), lambda a, r: seen.append(a) or 0)
+        run(aw)
+        self.assertEqual(seen, [aw])
+
+    def test_chain_from_callbacks(self):
+        aw = new()
+        def step(aw, r):
+            if r < 5:
+                add_await(aw, suspending(r + 1), step)
+            else:
+                _testcapi.awaitable_set_result(aw, r)
+            return 0
+        add_await(aw, value(0), step)
+        self.assertEqual(run(aw), (5, ['suspend0'] * 5))
+
+    def test_loop_from_callbacks(self):
+        aw = new()
+        count = 0
+        def step(aw, r):
+            nonlocal count
+            count += 1
+            if count < 1000:
+                _testcapi.awaitable_add_await(aw, value(count), 0)
+            return 0
+        self.assertEqual(slot(aw, step), 0)
+        _testcapi.awaitable_add_await(aw, value(0), 0)
+        run(aw)
+        self.assertEqual(count, 1000)
+
+    def test_callback_awaits_run_before_later_ones(self):
+        # Deliberately unlike the PyAwaitable library: what a callback
+        # queues is its continuation and runs first.
+        aw = new()
+        order = []
+        def first(aw, r):
+            order.append('first')
+            add_await(aw, value(None),
+                      lambda aw, r: order.append('nested') or 0)
+            return 0
+        add_await(aw, value(None), first)
+        add_await(aw, value(None), lambda aw, r: order.append('second') or 0)
+        run(aw)
+        self.assertEqual(order, ['first', 'nested', 'second'])
+
+    def test_many_awaits(self):
+        aw = new()
+        results = []
+        on_result = slot(aw, lambda aw, r: results.append(r) or 0)
+        for i in range(100):
+            _testcapi.awaitable_add_await(aw, suspending(i), on_result)
+        run(aw)
+        self.assertEqual(results, list(range(100)))
+
+
+class CallbackCodeTests(unittest.TestCase):
+    def run_codes(self, result_code, error_code=None, *, raise_in=None):
+        aw = new()
+        log = []
+        def on_result(aw, r):
+            log.append(('result', r))
+            return result_code
+        def on_error(aw, exc):
+            log.append(('error', type(exc)))
+            return error_code
+        coro = raising(raise_in) if raise_in else value(1)
+        add_await(aw, coro, on_result,
+                  on_error if error_code is not None else None)
+        add_await(aw, Suspend(0, 2),
+                  lambda aw, r: log.append(('next', r)) or 0)
+        try:
+            result = run(aw)
+        except BaseException as exc:
+            return log, exc
+        return log, result
+
+    def test_result_ok(self):
+        log, res = self.run_codes(0)
+        self.assertEqual(log, [('result', 1), ('next', 2)])
+
+    def test_result_error_goes_to_error_callback(self):
+        log, res = self.run_codes((-1, KeyError('k')), 0)
+        self.assertEqual(log, [('result', 1), ('error', KeyError),
+                               ('next', 2)])
+
+    def test_result_error_without_error_callback(self):
+        log, exc = self.run_codes((-1, KeyError('k')))
+        self.assertIsInstance(exc, KeyError)
+        self.assertEqual(log, [('result', 1)])
+
+    def test_result_error_skips_error_callback(self):
+        log, exc = self.run_codes((-2, KeyError('k')), 0)
+        self.assertIsInstance(exc, KeyError)
+        self.assertEqual(log, [('result', 1)])
+
+    def test_result_callback_raising(self):
+        def on_result(aw, r):
+            raise KeyError('k')
+        aw = new()
+        add_await(aw, value(1), on_result)
+        with self.assertRaises(KeyError):
+            run(aw)
+
+    def test_result_error_without_exception(self):
+        log, exc = self.run_codes((-1, None))
+        self.assertIsInstance(exc, SystemError)
+
+    def test_result_ok_with_exception_set(self):
+        log, exc = self.run_codes((0, KeyError('k')), 0)
+        self.assertIsInstance(exc, SystemError)
+        self.assertEqual(log, [('result', 1)])
+
+    def test_error_handled_continues(self):
+        log, res = self.run_codes(0, 0, raise_in=OSError('x'))
+        self.assertEqual(log, [('error', OSError), ('next', 2)])
+        self.assertEqual(res, (None, []))
+
+    def test_error_reraise_original(self):
+        log, exc = self.run_codes(0, (-1, KeyError('ignored')),
+                                  raise_in=OSError('x'))
+        self.assertIsInstance(exc, OSError)
+        self.assertEqual(log, [('error', OSError)])
+
+    def test_error_raise_new(self):
+        log, exc = self.run_codes(0, (-2, KeyError('new')),
+                                  raise_in=OSError('x'))
+        self.assertIsInstance(exc, KeyError)
+        self.assertIsInstance(exc.__context__, OSError)
+
+    def test_error_raise_new_without_exception(self):
+        log, exc = self.run_codes(0, (-2, None), raise_in=OSError('x'))
+        self.assertIsInstance(exc, SystemError)
+
+    def test_error_callback_receives_exception(self):
+        aw = new()
+        seen = []
+        err = OSError('x')
+        add_await(aw, raising(err), None,
+                  lambda a, e: seen.append((a, e)) or 0)
+        run(aw)
+        self.assertEqual(seen, [(aw, err)])
+
+    def test_error_in_getting_iterator_goes_to_error_callback(self):
+        class BadAwait:
+            def __await__(self):
+                raise LookupError
+        aw = new()
+        seen = []
+        add_await(aw, BadAwait(), None,
+                  lambda a, e: seen.append(type(e)) or 0)
+        run(aw)
+        self.assertEqual(seen, [LookupError])
+
+
+class AddExprTests(unittest.TestCase):
+    def test_steals_reference(self):
+        aw = new()
+        obj = Suspend(0, result='r')
+        refs = sys.getrefcount(obj)
+        self.assertEqual(_testcapi.awaitable_add_expr(aw, obj), 0)
+        self.assertEqual(sys.getrefcount(obj), refs + 1)   # the queue's
+        run(aw)
+        self.assertEqual(sys.getrefcount(obj), refs)
+
+    def test_null_keeps_exception(self):
+        aw = new()
+        with self.assertRaises(ZeroDivisionError):
+            _testcapi.awaitable_add_expr(aw, NULL)
+        self.assertEqual(run(aw), (None, []))
+
+    def test_rejected_still_stolen(self):
+        aw = new()
+        obj = object()
+        refs = sys.getrefcount(obj)
+        with self.assertRaises(TypeError):
+            _testcapi.awaitable_add_expr(aw, obj)
+        self.assertEqual(sys.getrefcount(obj), refs)
+        run(aw)
+
+
+class DeferAwaitTests(unittest.TestCase):
+    def test_runs_lazily(self):
+        aw = new()
+        log = []
+        def body(aw):
+            log.append('body')
+            add_await(aw, suspending('x'),
+                      lambda aw, r: _testcapi.awaitable_set_result(aw, r))
+            return 0
+        self.assertEqual(_testcapi.awaitable_defer_await(aw, slot(aw, body)),
+                         0)
+        self.assertEqual(log, [])
+        self.assertEqual(run(aw), ('x', ['suspend0']))
+        self.assertEqual(log, ['body'])
+
+    def test_error(self):
+        aw = new()
+        _testcapi.awaitable_defer_await(aw, slot(aw, lambda aw: 1 / 0))
+        with self.assertRaises(ZeroDivisionError):
+            run(aw)
+
+    def test_error_without_exception(self):
+        aw = new()
+        _testcapi.awaitable_defer_await(aw, slot(aw, lambda aw: -1))
+        with self.assertRaises(SystemError):
+            run(aw)
+
+    def test_null_callback(self):
+        aw = new()
+        with self.assertRaises(ValueError):
+            _testcapi.awaitable_defer_await(aw, -1)
+        run(aw)
+
+
+class CancelTests(unittest.TestCase):
+    def test_cancel_from_callback(self):
+        aw = new()
+        log = []
+        def on_result(aw, r):
+            _testcapi.awaitable_cancel(aw)
+            return 0
+        add_await(aw, value(1), on_result)
+        add_await(aw, Suspend(0, 2), lambda aw, r: log.append(r) or 0)
+        _testcapi.awaitable_set_result(aw, 'done')
+        self.assertEqual(run(aw), ('done', []))
+        self.assertEqual(log, [])
+
+    def test_cancel_bad_argument_is_unraisable(self):
+        # PyAwaitable_Cancel() returns void: a bad argument is reported as
+        # unraisable, and a pending exception would be kept.
+        with support.catch_unraisable_exception() as cm:
+            _testcapi.awaitable_cancel(42)
+            self.assertIs(cm.unraisable.exc_type, SystemError)
+
+    def test_add_after_finish_raises(self):
+        aw = new()
+        run(aw)
+        coro = value(1)
+        with self.assertRaisesRegex(RuntimeError, 'finished awaitable'):
+            add_await(aw, coro)
+        coro.close()
+
+    def test_cancel_unawaited_does_not_warn(self):
+        aw = new()
+        add_await(aw, Suspend())
+        _testcapi.awaitable_cancel(aw)
+        with warnings.catch_warnings():
+            warnings.simplefilter('error')
+            with support.catch_unraisable_exception() as cm:
+                del aw
+                gc_collect()
+                self.assertIsNone(cm.unraisable)
+
+
+def gc_collect():
+    support.gc_collect()
+
+
+class ValueTests(unittest.TestCase):
+    def new(self):
+        aw = new()
+        self.addCleanup(_testcapi.awaitable_cancel, aw)
+        return aw
+
+    def test_save_unpack(self):
+        aw = self.new()
+        a, b, c = object(), object(), object()
+        self.assertEqual(_testcapi.awaitable_save_values(aw, a, b), 0)
+        self.assertEqual(_testcapi.awaitable_save_values(aw, c), 0)
+        self.assertEqual(_testcapi.awaitable_unpack_values(aw, 3), (a, b, c))
+        self.assertEqual(_testcapi.awaitable_get_value(aw, 1), b)
+        self.assertEqual(_testcapi.awaitable_save_values(aw), 0)
+
+    def test_unpack_skips_null(self):
+        aw = self.new()
+        a, b, c = object(), object(), object()
+        _testcapi.awaitable_save_values(aw, a, b, c)
+        self.assertEqual(_testcapi.awaitable_unpack_values(aw, 3, 0b101),
+                         (None, b, None))
+
+    def test_unpack_nothing_saved(self):
+        aw = self.new()
+        with self.assertRaises(RuntimeError):
+            _testcapi.awaitable_unpack_values(aw, 0)
+        run(aw)
+
+    def test_inline_and_heap_storage(self):
+        aw = self.new()
+        objs = [object() for _ in range(20)]
+        for obj in objs:
+            _testcapi.awaitable_save_values(aw, obj)
+        for i, obj in enumerate(objs):
+            self.assertIs(_testcapi.awaitable_get_value(aw, i), obj)
+
+    def test_save_null(self):
+        aw = self.new()
+        with self.assertRaises(ValueError):
+            _testcapi.awaitable_save_values(aw, 1, NULL)
+        with self.assertRaises(IndexError):
+            _testcapi.awaitable_get_value(aw, 0)
+
+    def test_set_value(self):
+        aw = self.new()
+        _testcapi.awaitable_save_values(aw, 1, 2)
+        obj = object()
+        refs = sys.getrefcount(obj)
+        self.assertEqual(_testcapi.awaitable_set_value(aw, 1, obj), 0)
+        self.assertEqual(sys.getrefcount(obj), refs + 1)
+        _testcapi.awaitable_set_value(aw, 1, 'x')
+        self.assertEqual(sys.getrefcount(obj), refs)
+        self.assertEqual(_testcapi.awaitable_unpack_values(aw, 2), (1, 'x'))
+        with self.assertRaises(ValueError):
+            _testcapi.awaitable_set_value(aw, 0, NULL)
+
+    def test_index_errors(self):
+        aw = self.new()
+        _testcapi.awaitable_save_values(aw, 1)
+        for index in (-1, 1, sys.maxsize, -sys.maxsize - 1):
+            with self.subTest(index=index):
+                with self.assertRaises(IndexError):
+                    _testcapi.awaitable_get_value(aw, index)
+                with self.assertRaises(IndexError):
+                    _testcapi.awaitable_set_value(aw, index, 2)
+        self.assertEqual(_testcapi.awaitable_get_value(aw, 0), 1)
+
+    def test_arb_values(self):
+        aw = self.new()
+        self.assertEqual(_testcapi.awaitable_save_arb_values(aw, 1, NULL), 0)
+        self.assertEqual(_testcapi.awaitable_save_arb_values(aw, 3), 0)
+        self.assertEqual(_testcapi.awaitable_unpack_arb_values(aw, 3),
+                         (1, None, 3))
+        self.assertEqual(_testcapi.awaitable_unpack_arb_values(aw, 3, 0b001),
+                         (None, None, 3))
+        self.assertIsNone(_testcapi.awaitable_get_arb_value(aw, 1))
+        self.assertEqual(_testcapi.awaitable_get_arb_value(aw, 2), 3)
+        self.assertEqual(_testcapi.awaitable_set_arb_value(aw, 1, 7), 0)
+        self.assertEqual(_testcapi.awaitable_set_arb_value(aw, 0, NULL), 0)
+        self.assertEqual(_testcapi.awaitable_unpack_arb_values(aw, 3),
+                         (None, 7, 3))
+        for index in (-1, 3):
+            with self.assertRaises(IndexError):
+                _testcapi.awaitable_get_arb_value(aw, index)
+            with self.assertRaises(IndexError):
+                _testcapi.awaitable_set_arb_value(aw, index, 1)
+        for i in range(10):
+            _testcapi.awaitable_save_arb_values(aw, i + 100)
+        self.assertEqual(_testcapi.awaitable_get_arb_value(aw, 12), 109)
+        run(aw)
+
+    def test_arb_unpack_nothing_saved(self):
+        aw = self.new()
+        with self.assertRaises(RuntimeError):
+            _testcapi.awaitable_unpack_arb_values(aw, 0)
+        run(aw)
+
+    def test_values_kept_alive(self):
+        aw = new()
+        class Obj:
+            pass
+        obj = Obj()
+        ref = weakref.ref(obj)
+        _testcapi.awaitable_save_values(aw, obj)
+        del obj
+        self.assertIsNotNone(ref())
+        run(aw)
+        del aw
+        self.assertIsNone(ref())
+
+
+class Manager:
+    def __init__(self, log, suppress=False, fail_enter=False):
+        self.log = log
+        self.suppress = suppress
+        self.fail_enter = fail_enter
+
+    async def __aenter__(self):
+        self.log.append('enter')
+        await Suspend()
+        if self.fail_enter:
+            raise LookupError('enter')
+        return 'resource'
+
+    async def __aexit__(self, typ, exc, tb):
+        self.log.append(('exit', typ))
+        await Suspend()
+        return self.suppress
+
+
+class AsyncWithTests(unittest.TestCase):
+    def test_body_gets_callers_awaitable(self):
+        aw = new()
+        log = []
+        _testcapi.awaitable_save_values(aw, 'local')
+        _nslots[aw] = 1
+        def body(a, res):
+            self.assertIs(a, aw)
+            log.append(('body', res, _testcapi.awaitable_get_value(a, 0)))
+            _testcapi.awaitable_set_result(a, 'result')
+            return 0
+        self.assertEqual(_testcapi.awaitable_async_with(
+            aw, Manager(log), slot(aw, body)), 0)
+        self.assertEqual(log, [])
+        self.assertEqual(run(aw)[0], 'result')
+        self.assertEqual(log, ['enter', ('body', 'resource', 'local'),
+                               ('exit', None)])
+
+    def test_body_awaits_run_inside(self):
+        aw = new()
+        log = []
+        def body(aw, res):
+            add_await(aw, value('inner'), lambda aw, r: log.append(r) or 0)
+            return 0
+        _testcapi.awaitable_async_with(aw, Manager(log), slot(aw, body))
+        add_await(aw, value('after'), lambda aw, r: log.append(r) or 0)
+        run(aw)
+        self.assertEqual(log, ['enter', 'inner', ('exit', None), 'after'])
+
+    def test_body_failure_reaches_aexit(self):
+        for code in (-1, -2):
+            with self.subTest(code=code):
+                aw = new()
+                log = []
+                body = slot(aw, lambda aw, res: (code, KeyError('body')))
+                _testcapi.awaitable_async_with(aw, Manager(log), body)
+                with self.assertRaises(KeyError):
+                    run(aw)
+                self.assertEqual(log, ['enter', ('exit', KeyError)])
+
+    def test_body_failure_to_error_callback(self):
+        aw = new()
+        log = []
+        body = slot(aw, lambda aw, res: (-1, KeyError('body')))
+        err = slot(aw, lambda aw, exc: log.append(type(exc)) or 0)
+        _testcapi.awaitable_async_with(aw, Manager(log), body, err)
+        run(aw)
+        self.assertEqual(log, ['enter', ('exit', KeyError), KeyError])
+
+    def test_body_failure_skipping_error_callback(self):
+        aw = new()
+        log = []
+        body = slot(aw, lambda aw, res: (-2, KeyError('body')))
+        err = slot(aw, lambda aw, exc: log.append(type(exc)) or 0)
+        _testcapi.awaitable_async_with(aw, Manager(log), body, err)
+        with self.assertRaises(KeyError):
+            run(aw)
+        self.assertEqual(log, ['enter', ('exit', KeyError)])
+
+    def test_aexit_suppresses(self):
+        aw = new()
+        log = []
+        body = slot(aw, lambda aw, res: (-1, KeyError('body')))
+        _testcapi.awaitable_async_with(aw, Manager(log, suppress=True), body)
+        add_await(aw, value('after'), lambda aw, r: log.append(r) or 0)
+        run(aw)
+        self.assertEqual(log, ['enter', ('exit', KeyError), 'after'])
+
+    def test_failing_body_await_reaches_aexit(self):
+        aw = new()
+        log = []
+        def body(aw, res):
+            add_await(aw, raising(OSError('inner')))
+            add_await(aw, Suspend(0, 'skipped'),
+                      lambda aw, r: log.append(r) or 0)
+            return 0
+        _testcapi.awaitable_async_with(aw, Manager(log), slot(aw, body))
+        with self.assertRaises(OSError):
+            run(aw)
+        self.assertEqual(log, ['enter', ('exit', OSError)])
+
+    def test_aenter_failure_skips_aexit(self):
+        aw = new()
+        log = []
+        body = slot(aw, lambda aw, res: log.append('body') or 0)
+        _testcapi.awaitable_async_with(aw, Manager(log, fail_enter=True),
+                                       body)
+        with self.assertRaises(LookupError):
+            run(aw)
+        self.assertEqual(log, ['enter'])
+
+    def test_not_a_context_manager(self):
+        aw = new()
+        with self.assertRaises(TypeError):
+            _testcapi.awaitable_async_with(aw, object())
+        class NoExit:
+            async def __aenter__(self):
+                pass
+        with self.assertRaises(TypeError):
+            _testcapi.awaitable_async_with(aw, NoExit())
+        class NotAwaitable:
+            def __aenter__(self):
+                return 1
+            def __aexit__(self, *args):
+                return 1
+        with self.assertRaises(TypeError):
+            _testcapi.awaitable_async_with(aw, NotAwaitable())
+        run(aw)
+
+
+class AsyncForTests(unittest.TestCase):
+    async def agen(self, n, fail=False):
+        for i in range(n):
+            await Suspend()
+            yield i
+        if fail:
+            raise OSError('iteration')
+
+    def test_iterates(self):
+        aw = new()
+        items = []
+        item = slot(aw, lambda aw, i: items.append(i) or 0)
+        self.assertEqual(_testcapi.awaitable_async_for(aw, self.agen(3), item),
+                         0)
+        result, yielded = run(aw)
+        self.assertEqual(items, [0, 1, 2])
+        self.assertEqual(len(yielded), 3)
+
+    def test_item_callback_awaits_in_order(self):
+        aw = new()
+        log = []
+        def item(aw, i):
+            add_await(aw, value(i * 10), lambda aw, r: log.append(r) or 0)
+            return 0
+        _testcapi.awaitable_async_for(aw, self.agen(3), slot(aw, item))
+        add_await(aw, value('after'), lambda aw, r: log.append(r) or 0)
+        run(aw)
+        self.assertEqual(log, [0, 10, 20, 'after'])
+
+    def test_iteration_error(self):
+        aw = new()
+        items = []
+        errors = []
+        item = slot(aw, lambda aw, i: items.append(i) or 0)
+        err = slot(aw, lambda aw, e: errors.append(type(e)) or 0)
+        _testcapi.awaitable_async_for(aw, self.agen(2, fail=True), item, err)
+        run(aw)
+        self.assertEqual(items, [0, 1])
+        self.assertEqual(errors, [OSError])
+
+    def test_item_callback_error(self):
+        aw = new()
+        item = slot(aw, lambda aw, i: (-1, KeyError(i)))
+        _testcapi.awaitable_async_for(aw, self.agen(3), item)
+        with self.assertRaises(KeyError):
+            run(aw)
+
+    def test_not_async_iterable(self):
+        aw = new()
+        with self.assertRaises(TypeError):
+            _testcapi.awaitable_async_for(aw, [1, 2])
+        class BadIter:
+            def __aiter__(self):
+                return 1
+        with self.assertRaises(TypeError):
+            _testcapi.awaitable_async_for(aw, BadIter())
+        with self.assertRaises(ValueError):
+            _testcapi.awaitable_async_for(aw, NULL)
+        run(aw)
+
+
+class ProtocolTests(unittest.TestCase):
+    def test_await_returns_self(self):
+        aw = new()
+        self.assertIs(aw.__await__(), aw)
+        run(aw)
+
+    def test_send_non_none_first(self):
+        aw = new()
+        with self.assertRaises(TypeError):
+            aw.send(1)
+        run(aw)
+
+    def test_send_reaches_inner(self):
+        aw = new()
+        inner = Suspend(2)
+        add_await(aw, inner)
+        self.assertEqual(aw.send(None), 'suspend0')
+        self.assertEqual(aw.send('a'), 'suspend1')
+        with self.assertRaises(StopIteration):
+            aw.send('b')
+        self.assertEqual(inner.sent, ['a', 'b'])
+
+    def test_next(self):
+        aw = new()
+        add_await(aw, Suspend())
+        _testcapi.awaitable_set_result(aw, 3)
+        self.assertEqual(next(aw), 'suspend0')
+        with self.assertRaises(StopIteration) as cm:
+            next(aw)
+        self.assertEqual(cm.exception.value, 3)
+
+    def test_reuse_after_finish(self):
+        aw = new()
+        run(aw)
+        with self.assertRaisesRegex(RuntimeError, 'cannot reuse'):
+            aw.send(None)
+        with self.assertRaisesRegex(RuntimeError, 'cannot reuse'):
+            aw.__await__()
+        async def main():
+            await aw
+        with self.assertRaisesRegex(RuntimeError, 'cannot reuse'):
+            run(main())
+
+    def test_await_while_awaited(self):
+        aw = new()
+        add_await(aw, Suspend())
+        aw.send(None)
+        with self.assertRaisesRegex(RuntimeError, 'awaited already'):
+            aw.__await__()
+        async def other():
+            await aw
+        with self.assertRaisesRegex(RuntimeError, 'awaited already'):
+            run(other())
+        run(aw)
+
+    def test_reuse_after_error(self):
+        aw = new()
+        add_await(aw, raising(OSError()))
+        with self.assertRaises(OSError):
+            run(aw)
+        with self.assertRaises(RuntimeError):
+            aw.send(None)
+
+    def test_reentry(self):
+        aw = new()
+        seen = []
+        def on_result(a, r):
+            seen.append(a.cr_running)
+            with self.assertRaisesRegex(ValueError, 'already executing'):
+                a.send(None)
+            with self.assertRaisesRegex(ValueError, 'already executing'):
+                a.throw(KeyError)
+            with self.assertRaisesRegex(ValueError, 'already executing'):
+                a.close()
+            return 0
+        add_await(aw, value(1), on_result)
+        run(aw)
+        self.assertEqual(seen, [True])
+
+    def test_send_from_another_thread(self):
+        aw = new()
+        errors = []
+        def other():
+            try:
+                aw.send(None)
+            except ValueError as exc:
+                errors.append(exc)
+        def on_result(a, r):
+            t = threading.Thread(target=other)
+            t.start()
+            t.join()
+            return 0
+        add_await(aw, value(1), on_result)
+        run(aw)
+        self.assertEqual(len(errors), 1)
+
+    def test_throw_reaches_inner(self):
+        aw = new()
+        class Catching:
+            def __await__(self):
+                try:
+                    yield 'wait'
+                except KeyError:
+                    return 'caught'
+        results = []
+        add_await(aw, Catching(), lambda aw, r: results.append(r) or 0)
+        aw.send(None)
+        with self.assertRaises(StopIteration):
+            aw.throw(KeyError)
+        self.assertEqual(results, ['caught'])
+
+    def test_throw_inner_yields_again(self):
+        aw = new()
+        class Catching:
+            def __await__(self):
+                try:
+                    yield 'wait'
+                except KeyError:
+                    yield 'again'
+                return 'done'
+        add_await(aw, Catching())
+        aw.send(None)
+        self.assertEqual(aw.throw(KeyError), 'again')
+        with self.assertRaises(StopIteration):
+            aw.send(None)
+
+    def test_throw_to_error_callback_then_next_await(self):
+        aw = new()
+        log = []
+        add_await(aw, Suspend(), None,
+                  lambda aw, e: log.append(type(e)) or 0)
+        add_await(aw, value('next'), lambda aw, r: log.append(r) or 0)
+        aw.send(None)
+        with self.assertRaises(StopIteration):
+            aw.throw(KeyError('x'))
+        self.assertEqual(log, [KeyError, 'next'])
+
+    def test_throw_propagates(self):
+        aw = new()
+        add_await(aw, Suspend())
+        aw.send(None)
+        with self.assertRaises(KeyError):
+            aw.throw(KeyError('x'))
+        with self.assertRaises(RuntimeError):
+            aw.send(None)
+
+    def test_throw_into_object_without_throw(self):
+        class NoThrow:
+            def __await__(self):
+                return self
+            def __next__(self):
+                return 'x'
+        aw = new()
+        log = []
+        add_await(aw, NoThrow(), None,
+                  lambda aw, e: log.append(type(e)) or 0)
+        self.assertEqual(aw.send(None), 'x')
+        with self.assertRaises(StopIteration):
+            aw.throw(KeyError)
+        self.assertEqual(log, [KeyError])
+
+    def test_throw_before_start(self):
+        aw = new()
+        add_await(aw, Suspend(), None, lambda aw, e: 0)
+        with self.assertRaises(KeyError):
+            aw.throw(KeyError)
+        with self.assertRaises(RuntimeError):
+            aw.send(None)
+
+    def test_throw_after_finish(self):
+        aw = new()
+        run(aw)
+        with self.assertRaises(KeyError):
+            aw.throw(KeyError)
+
+    def test_throw_signatures(self):
+        aw = new()
+        add_await(aw, Suspend(3), None, lambda aw, e: 0)
+        add_await(aw, Suspend(3), None, lambda aw, e: 0)
+        add_await(aw, Suspend(3), None, lambda aw, e: 0)
+        aw.send(None)
+        with self.assertWarns(DeprecationWarning):
+            self.assertEqual(aw.throw(KeyError, 'v'), 'suspend0')
+        with self.assertWarns(DeprecationWarning):
+            self.assertEqual(aw.throw(KeyError, KeyError('v'), None),
+                             'suspend0')
+        with self.assertRaises(TypeError):
+            aw.throw(1)
+        with self.assertRaises(TypeError), \
+             self.assertWarns(DeprecationWarning):
+            aw.throw(KeyError('x'), 'v')
+        with self.assertRaises(TypeError):
+            aw.throw()
+        aw.close()
+
+    def test_close_closes_inner(self):
+        closed = []
+        async def inner():
+            try:
+                await Suspend()
+            finally:
+                closed.append(True)
+        aw = new()
+        log = []
+        add_await(aw, inner(), None, lambda aw, e: log.append(e) or 0)
+        aw.send(None)
+        self.assertIsNone(aw.close())
+        self.assertEqual(closed, [True])
+        self.assertEqual(log, [])
+        self.assertIsNone(aw.close())
+        with self.assertRaises(RuntimeError):
+            aw.send(None)
+
+    def test_close_before_start_does_not_warn(self):
+        aw = new()
+        add_await(aw, Suspend())
+        aw.close()
+        with warnings.catch_warnings():
+            warnings.simplefilter('error')
+            with support.catch_unraisable_exception() as cm:
+                del aw
+                gc_collect()
+                self.assertIsNone(cm.unraisable)
+
+    def test_finalize_suspended_closes_inner(self):
+        closed = []
+        async def inner():
+            try:
+                await Suspend()
+            finally:
+                closed.append(True)
+        aw = new()
+        add_await(aw, inner())
+        aw.send(None)
+        del aw
+        gc_collect()
+        self.assertEqual(closed, [True])
+
+    def test_never_awaited_warning(self):
+        aw = new()
+        aw.__qualname__ = 'Client.fetch'
+        with self.assertWarnsRegex(
+                RuntimeWarning,
+                "coroutine 'Client.fetch' was never awaited"):
+            del aw
+            gc_collect()
+
+    def test_never_awaited_warning_as_error(self):
+        aw = new()
+        with warnings.catch_warnings():
+            warnings.simplefilter('error')
+            with support.catch_unraisable_exception() as cm:
+                del aw
+                gc_collect()
+                self.assertIsInstance(cm.unraisable.exc_value, RuntimeWarning)
+
+    def test_never_awaited_warning_ignored(self):
+        aw = new()
+        with warnings.catch_warnings(record=True) as w:
+            warnings.filterwarnings('ignore', category=RuntimeWarning)
+            del aw
+            gc_collect()
+        self.assertEqual(w, [])
+
+    def test_never_awaited_keeps_pending_exception(self):
+        def f():
+            aw = new()
+            raise KeyError('pending')
+        with self.assertWarns(RuntimeWarning):
+            with self.assertRaises(KeyError):
+                f()
+
+
+class MonitoringTests(unittest.TestCase):
+    def test_stop_iteration_event(self):
+        # The await completes through am_send, with no StopIteration
+        # raised; sys.monitoring still reports STOP_ITERATION, as for
+        # generators.
+        E = sys.monitoring.events
+        tool = sys.monitoring.DEBUGGER_ID
+        events = []
+        sys.monitoring.use_tool_id(tool, 'test_awaitable')
+        self.addCleanup(sys.monitoring.free_tool_id, tool)
+        sys.monitoring.register_callback(
+            tool, E.STOP_ITERATION,
+            lambda code, offset, exc: events.append(exc.value))
+        self.addCleanup(sys.monitoring.register_callback,
+                        tool, E.STOP_ITERATION, None)
+        async def f():
+            return await _testcapi.awaitable_return(7)
+        sys.monitoring.set_events(tool, E.STOP_ITERATION)
+        try:
+            result = run(f())
+        finally:
+            sys.monitoring.set_events(tool, 0)
+        self.assertEqual(result, (7, []))
+        self.assertEqual(events, [7])
+
+
+class GCTests(unittest.TestCase):
+    def check_collected(self, make):
+        ref = make()
+        gc.collect()
+        self.assertIsNone(ref())
+
+    def test_cycle_through_value(self):
+        def make():
+            aw = new()
+            _testcapi.awaitable_save_values(aw, [aw])
+            _testcapi.awaitable_cancel(aw)
+            return weakref.ref(aw)
+        self.check_collected(make)
+
+    def test_cycle_through_result(self):
+        def make():
+            aw = new()
+            _testcapi.awaitable_set_result(aw, {'self': aw})
+            _testcapi.awaitable_cancel(aw)
+            return weakref.ref(aw)
+        self.check_collected(make)
+
+    def test_cycle_through_callback(self):
+        def make():
+            aw = new()
+            add_await(aw, Suspend(), lambda a, r, aw=aw: 0)
+            aw.send(None)
+            return weakref.ref(aw)
+        self.check_collected(make)
+
+    def test_cycle_through_queued_awaitable(self):
+        def make():
+            aw = new()
+            inner = Suspend()
+            inner.owner = aw
+            add_await(aw, inner)
+            aw.send(None)   # no "never awaited" warning
+            inner = Suspend()
+            inner.owner = aw
+            add_await(aw, inner)
+            return weakref.ref(aw)
+        self.check_collected(make)
+
+    def test_cycle_through_inner_in_progress(self):
+        def make():
+            aw = new()
+            inner = Suspend()
+            inner.owner = aw
+            add_await(aw, inner)
+            aw.send(None)
+            return weakref.ref(aw)
+        self.check_collected(make)
+
+
+class AsyncioTests(unittest.TestCase):
+    def test_run(self):
+        async def main():
+            aw = new()
+            add_await(aw, asyncio.sleep(0, 'slept'),
+                      lambda aw, r: _testcapi.awaitable_set_result(aw, r))
+            return await aw
+        self.assertEqual(asyncio.run(main()), 'slept')
+
+    def test_gather(self):
+        def make(i):
+            aw = new()
+            add_await(aw, asyncio.sleep(0.001 * (3 - i), i),
+                      lambda aw, r: _testcapi.awaitable_set_result(aw, r * 2))
+            return aw
+        async def main():
+            return await asyncio.gather(*(make(i) for i in range(3)))
+        self.assertEqual(asyncio.run(main()), [0, 2, 4])
+
+    def test_create_task(self):
+        async def main():
+            return await asyncio.create_task(
+                _testcapi.awaitable_await_one(asyncio.sleep(0, 5)))
+        self.assertEqual(asyncio.run(main()), 5)
+
+    def test_task_cancel_reaches_inner_and_error_callback(self):
+        log = []
+        async def inner():
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                log.append('inner cancelled')
+                raise
+        async def main():
+            aw = new()
+            add_await(aw, inner(), None,
+                      lambda aw, e: log.append(type(e)) or -1)
+            task = asyncio.create_task(aw)
+            await asyncio.sleep(0)
+            task.cancel()
+            with self.assertRaises(asyncio.CancelledError):
+                await task
+            return task.cancelled()
+        self.assertTrue(asyncio.run(main()))
+        self.assertEqual(log, ['inner cancelled', asyncio.CancelledError])
+
+    def test_cancelled_error_handled_continues(self):
+        async def main():
+            aw = new()
+            add_await(aw, asyncio.sleep(10), None, lambda aw, e: 0)
+            add_await(aw, asyncio.sleep(0, 'next'),
+                      lambda aw, r: _testcapi.awaitable_set_result(aw, r))
+            task = asyncio.create_task(aw)
+            await asyncio.sleep(0)
+            task.cancel()
+            return await task
+        self.assertEqual(asyncio.run(main()), 'next')
+
+    def test_cancel_reaches_aexit(self):
+        log = []
+        class Manager:
+            async def __aenter__(self):
+                return self
+            async def __aexit__(self, typ, exc, tb):
+                log.append(typ)
+        async def main():
+            aw = new()
+            def body(aw, res):
+                add_await(aw, asyncio.sleep(10))
+                return 0
+            _testcapi.awaitable_async_with(aw, Manager(), slot(aw, body))
+            task = asyncio.create_task(aw)
+            await asyncio.sleep(0)
+            task.cancel()
+            with self.assertRaises(asyncio.CancelledError):
+                await task
+        asyncio.run(main())
+        self.assertEqual(log, [asyncio.CancelledError])
+
+    def test_chain_of_awaitables(self):
+        async def main():
+            aw = _testcapi.awaitable_await_one(
+                _testcapi.awaitable_await_one(asyncio.sleep(0, 'deep')))
+            return await aw
+        self.assertEqual(asyncio.run(main()), 'deep')
+
+
+if __name__ == "__main__":
+    unittest.main()

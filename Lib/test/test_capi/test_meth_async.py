@@ -1,0 +1,506 @@
+"""Tests of C functions declared with METH_ASYNC.
+
+Seen from Python, such a function must be an ``async def`` function: a call
+returns an awaitable and runs nothing, the body runs at the first send, its
+return value is the result of the await.
+"""
+
+import asyncio
+import contextvars
+import gc
+import inspect
+import pydoc
+import textwrap
+import types
+import unittest
+import warnings
+import weakref
+from test import support
+from test.support import import_helper
+from test.support.script_helper import assert_python_failure
+
+_testcapi = import_helper.import_module('_testcapi')
+
+
+def run(awaitable):
+    """Drive an awaitable with a bare send loop; return its result."""
+    try:
+        while True:
+            awaitable.send(None)
+    except StopIteration as exc:
+        return exc.value
+
+
+async def await_it(awaitable):
+    return await awaitable
+
+
+def run_await(awaitable):
+    """Await it from an async def, driven by a send loop."""
+    return run(await_it(awaitable))
+
+
+@types.coroutine
+def suspend(value=None):
+    yield value
+
+
+async def suspend_once(value):
+    await suspend()
+    return value
+
+
+class ConventionTests(unittest.TestCase):
+    """Every calling convention, as module functions."""
+
+    def test_noargs(self):
+        self.assertEqual(run_await(_testcapi.async_noargs()),
+                         ('noargs', _testcapi))
+
+    def test_o(self):
+        self.assertEqual(run_await(_testcapi.async_o(1)), ('o', _testcapi, 1))
+
+    def test_varargs(self):
+        self.assertEqual(run_await(_testcapi.async_varargs(1, 2)),
+                         ('varargs', _testcapi, (1, 2)))
+        self.assertEqual(run_await(_testcapi.async_varargs()),
+                         ('varargs', _testcapi, ()))
+
+    def test_varargs_keywords(self):
+        self.assertEqual(run_await(_testcapi.async_varargs_keywords(1, a=2)),
+                         ('varargs_keywords', _testcapi, (1,), {'a': 2}))
+        self.assertEqual(run_await(_testcapi.async_varargs_keywords(1)),
+                         ('varargs_keywords', _testcapi, (1,), None))
+
+    def test_fastcall(self):
+        self.assertEqual(run_await(_testcapi.async_fastcall(1, 2)),
+                         ('fastcall', _testcapi, (1, 2)))
+
+    def test_fastcall_keywords(self):
+        self.assertEqual(
+            run_await(_testcapi.async_fastcall_keywords(1, b=2, c=3)),
+            ('fastcall_keywords', _testcapi, (1,), {'b': 2, 'c': 3}))
+
+    def test_call_forms(self):
+        # Whatever the way of calling, the same awaitable comes back.
+        f = _testcapi.async_fastcall_keywords
+        expected = ('fastcall_keywords', _testcapi, (1,), {'k': 2})
+        self.assertEqual(run_await(f(*[1], **{'k': 2})), expected)
+        self.assertEqual(run_await(f.__call__(1, k=2)), expected)
+        self.assertEqual(run_await(type(f).__call__(f, 1, k=2)), expected)
+        g = _testcapi.async_varargs
+        self.assertEqual(run_await(type(g).__call__(g, 5)),
+                         ('varargs', _testcapi, (5,)))
+
+    def test_argument_errors_at_call(self):
+        # What the calling convention itself checks fails at the call, as
+        # for synchronous functions; nothing is created.
+        with self.assertRaisesRegex(TypeError, 'takes no arguments'):
+            _testcapi.async_noargs(1)
+        with self.assertRaisesRegex(TypeError, 'exactly one argument'):
+            _testcapi.async_o()
+        with self.assertRaisesRegex(TypeError, 'exactly one argument'):
+            _testcapi.async_o(1, 2)
+        for f in (_testcapi.async_noargs, _testcapi.async_o,
+                  _testcapi.async_varargs, _testcapi.async_fastcall):
+            with self.subTest(f=f):
+                with self.assertRaisesRegex(TypeError,
+                                            'takes no keyword arguments'):
+                    f(x=1)
+
+    def test_argument_errors_at_await(self):
+        # What the body checks itself fails at the await.
+        aw = _testcapi.async_append(1)
+        with self.assertRaisesRegex(TypeError, 'takes 2 arguments'):
+            run_await(aw)
+
+
+class MethodTests(unittest.TestCase):
+    """Methods of a heap type made with PyType_FromSpec."""
+
+    def setUp(self):
+        self.obj = _testcapi.AsyncMethods()
+
+    def test_bound_methods(self):
+        obj = self.obj
+        self.assertEqual(run_await(obj.noargs()), ('noargs', obj))
+        self.assertEqual(run_await(obj.o(1)), ('o', obj, 1))
+        self.assertEqual(run_await(obj.varargs(1, 2)),
+                         ('varargs', obj, (1, 2)))
+        self.assertEqual(run_await(obj.varargs_keywords(1, k=2)),
+                         ('varargs_keywords', obj, (1,), {'k': 2}))
+        self.assertEqual(run_await(obj.fastcall(1, 2)),
+                         ('fastcall', obj, (1, 2)))
+        self.assertEqual(run_await(obj.fastcall_keywords(1, k=2)),
+                         ('fastcall_keywords', obj, (1,), {'k': 2}))
+        self.assertEqual(run_await(obj.method(1, k=2)),
+                         ('method', obj, _testcapi.AsyncMethods, (1,),
+                          {'k': 2}))
+
+    def test_bound_method_objects(self):
+        # obj.meth made first and called later goes through the
+        # builtin_function_or_method path.
+        for name in ('noargs', 'fastcall', 'method'):
+            with self.subTest(name=name):
+                meth = getattr(self.obj, name)
+                self.assertIsInstance(meth, types.BuiltinMethodType)
+                self.assertEqual(run_await(meth())[:2], (name, self.obj))
+
+    def test_unbound_methods(self):
+        cls = _testcapi.AsyncMethods
+        obj = self.obj
+        self.assertEqual(run_await(cls.noargs(obj)), ('noargs', obj))
+        self.assertEqual(run_await(cls.o(obj, 1)), ('o', obj, 1))
+        self.assertEqual(run_await(cls.varargs_keywords(obj, 1, k=2)),
+                         ('varargs_keywords', obj, (1,), {'k': 2}))
+        self.assertEqual(run_await(cls.method(obj, 3)),
+                         ('method', obj, cls, (3,), {}))
+        with self.assertRaisesRegex(TypeError, 'needs an argument'):
+            cls.noargs()
+        with self.assertRaisesRegex(TypeError, "doesn't apply to a 'int'"):
+            cls.noargs(1)
+        with self.assertRaisesRegex(TypeError, 'takes no arguments'):
+            cls.noargs(obj, 1)
+
+    def test_subclass(self):
+        class Sub(_testcapi.AsyncMethods):
+            pass
+        obj = Sub()
+        self.assertEqual(run_await(obj.o(1)), ('o', obj, 1))
+        # The defining class, not the subclass.
+        self.assertEqual(run_await(obj.method())[2], _testcapi.AsyncMethods)
+
+    def test_classmethods(self):
+        cls = _testcapi.AsyncMethods
+        self.assertEqual(run_await(cls.classmethod_o(1)), ('o', cls, 1))
+        self.assertEqual(run_await(self.obj.classmethod_fastcall(1, 2)),
+                         ('fastcall', cls, (1, 2)))
+        descr = cls.__dict__['classmethod_o']
+        self.assertEqual(run_await(descr(cls, 5)), ('o', cls, 5))
+
+    def test_staticmethods(self):
+        cls = _testcapi.AsyncMethods
+        self.assertEqual(run_await(cls.staticmethod_o(1)), ('o', None, 1))
+        self.assertEqual(run_await(self.obj.staticmethod_noargs()),
+                         ('noargs', None))
+
+    def test_coexist(self):
+        # The method beside the mp_length slot is async; len() is not.
+        self.assertEqual(len(self.obj), 42)
+        self.assertEqual(run_await(self.obj.__len__()), ('noargs', self.obj))
+
+    def test_sync_method_unchanged(self):
+        self.assertIs(self.obj.sync.__async__, False)
+        self.assertEqual(self.obj.sync(), 'sync')
+
+
+class BehaviourTests(unittest.TestCase):
+    """What `async def` functions do, METH_ASYNC functions do too."""
+
+    def test_call_runs_nothing(self):
+        log = []
+        aw = _testcapi.async_append(log, 'ran')
+        self.assertEqual(log, [])
+        self.assertTrue(inspect.isawaitable(aw))
+        self.assertTrue(asyncio.iscoroutine(aw))
+        self.assertEqual(run_await(aw), 1)
+        self.assertEqual(log, ['ran'])
+
+    def test_body_runs_at_first_send(self):
+        log = []
+        aw = _testcapi.async_append(log, 'ran')
+        with self.assertRaises(StopIteration) as cm:
+            aw.send(None)
+        self.assertEqual(cm.exception.value, 1)
+        self.assertEqual(log, ['ran'])
+
+    def test_body_receives_the_awaitable(self):
+        aw = _testcapi.async_get_awaitable()
+        ref = run(aw)
+        self.assertIs(ref(), aw)
+
+    def test_result_replaced_by_callback(self):
+        self.assertEqual(run_await(_testcapi.async_await_double(
+            suspend_once(21))), 42)
+
+    def test_body_result_kept_when_callbacks_set_none(self):
+        self.assertEqual(run_await(_testcapi.async_await_keep(
+            suspend_once(21))), 'body')
+
+    def test_inner_suspension_reaches_the_driver(self):
+        aw = _testcapi.async_await_keep(suspend_once(1))
+        self.assertIsNone(aw.send(None))
+        with self.assertRaises(StopIteration) as cm:
+            aw.send(None)
+        self.assertEqual(cm.exception.value, 'body')
+
+    def test_returning_the_awaitable_means_no_result(self):
+        self.assertIsNone(run_await(_testcapi.async_return_awaitable()))
+
+    def test_error_at_await(self):
+        aw = _testcapi.async_raise(KeyError('k'))
+        with self.assertRaises(KeyError) as cm:
+            run_await(aw)
+        self.assertEqual(cm.exception.args, ('k',))
+
+    def test_null_without_exception(self):
+        # As for synchronous functions: SystemError, fatal in debug builds.
+        if support.Py_DEBUG:
+            code = textwrap.dedent("""
+                import _testcapi
+                from test import support
+                with support.SuppressCrashReport():
+                    _testcapi.async_return_null().send(None)
+            """)
+            rc, out, err = assert_python_failure('-c', code)
+            self.assertRegex(err.decode(),
+                r'Fatal Python error: _Py_CheckFunctionResult: '
+                r'a function returned NULL without setting an exception\n'
+                r'Python runtime state: initialized\n'
+                r'SystemError: <built-in function async_return_null> '
+                r'returned NULL without setting an exception')
+        else:
+            with self.assertRaisesRegex(SystemError,
+                                        'returned NULL without setting'):
+                run_await(_testcapi.async_return_null())
+
+    def test_reuse_after_finish(self):
+        aw = _testcapi.async_noargs()
+        run_await(aw)
+        with self.assertRaises(RuntimeError):
+            run_await(aw)
+
+    def test_throw_before_start_skips_body(self):
+        log = []
+        aw = _testcapi.async_append(log, 'ran')
+        with self.assertRaises(ValueError):
+            aw.throw(ValueError('x'))
+        self.assertEqual(log, [])
+
+    def test_close_before_start_skips_body(self):
+        log = []
+        aw = _testcapi.async_append(log, 'ran')
+        aw.close()
+        self.assertEqual(log, [])
+        with self.assertRaises(RuntimeError):
+            aw.send(None)
+
+    def test_cancel_before_start_skips_body(self):
+        log = []
+        aw = _testcapi.async_append(log, 'ran')
+        _testcapi.awaitable_cancel(aw)
+        self.assertIsNone(run_await(aw))
+        self.assertEqual(log, [])
+
+    def test_never_awaited_warning_names_the_function(self):
+        with self.assertWarnsRegex(
+                RuntimeWarning,
+                r"coroutine 'AsyncMethods.noargs' was never awaited"):
+            _testcapi.AsyncMethods().noargs()
+            support.gc_collect()
+        with self.assertWarnsRegex(
+                RuntimeWarning,
+                r"coroutine 'async_o' was never awaited"):
+            _testcapi.async_o(1)
+            support.gc_collect()
+
+    def test_never_awaited_warning_honours_filters(self):
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter('ignore', RuntimeWarning)
+            _testcapi.async_o(1)
+            support.gc_collect()
+        self.assertEqual(w, [])
+
+    def test_names_and_repr(self):
+        aw = _testcapi.AsyncMethods().method()
+        self.assertEqual(aw.__name__, 'method')
+        self.assertEqual(aw.__qualname__, 'AsyncMethods.method')
+        self.assertRegex(repr(aw),
+                         r'^<awaitable object AsyncMethods.method at 0x')
+        aw.close()
+        aw = _testcapi.async_noargs()
+        self.assertEqual(aw.__qualname__, 'async_noargs')
+        aw.close()
+
+    def test_arguments_released(self):
+        class Arg:
+            pass
+        arg = Arg()
+        ref = weakref.ref(arg)
+        aw = _testcapi.async_o(arg)
+        del arg
+        self.assertIsNotNone(ref())
+        run_await(aw)
+        # The awaitable holds the result (which holds arg), not the call.
+        del aw
+        support.gc_collect()
+        self.assertIsNone(ref())
+
+    def test_cycle_through_arguments_is_collected(self):
+        class Arg:
+            pass
+        arg = Arg()
+        arg.aw = _testcapi.async_o(arg)
+        arg.aw.close()
+        ref = weakref.ref(arg)
+        del arg
+        support.gc_collect()
+        self.assertIsNone(ref())
+
+
+class IntrospectionTests(unittest.TestCase):
+
+    def test_iscoroutinefunction(self):
+        cls = _testcapi.AsyncMethods
+        obj = cls()
+        for f in (_testcapi.async_noargs, _testcapi.async_fastcall_keywords,
+                  cls.noargs, cls.method, obj.noargs, obj.method,
+                  cls.classmethod_o, cls.__dict__['classmethod_o'],
+                  cls.staticmethod_o, obj.__len__):
+            with self.subTest(f=f):
+                self.assertTrue(inspect.iscoroutinefunction(f))
+                self.assertTrue(asyncio.iscoroutinefunction(f))
+                self.assertIs(f.__async__, True)
+
+    def test_ordinary_builtins_are_not_coroutine_functions(self):
+        for f in (len, print, [].append, list.append, dict.fromkeys,
+                  _testcapi.AsyncMethods().sync, str.join, int.from_bytes,
+                  _testcapi.awaitable_new):
+            with self.subTest(f=f):
+                self.assertFalse(inspect.iscoroutinefunction(f))
+                self.assertIs(f.__async__, False)
+
+    def test_partial(self):
+        import functools
+        f = functools.partial(_testcapi.async_o, 1)
+        self.assertTrue(inspect.iscoroutinefunction(f))
+
+    def test_signature(self):
+        self.assertEqual(str(inspect.signature(_testcapi.async_o)),
+                         '(arg, /)')
+        self.assertEqual(str(inspect.signature(_testcapi.AsyncMethods.noargs)),
+                         '(self, /)')
+        self.assertEqual(str(inspect.signature(_testcapi.AsyncMethods().noargs)),
+                         '()')
+
+    def test_text_signature_from_flags(self):
+        # METH_NOARGS and METH_O functions without a docstring signature get
+        # one from their flags, METH_ASYNC or not.
+        self.assertEqual(_testcapi.AsyncMethods.o.__text_signature__,
+                         '($self, object, /)')
+        self.assertEqual(_testcapi.AsyncMethods.__len__.__text_signature__,
+                         '($self, /)')
+
+    def test_pydoc_shows_async(self):
+        text = pydoc.render_doc(_testcapi.async_o, renderer=pydoc.plaintext)
+        self.assertIn('async async_o(arg, /)', text)
+        text = pydoc.render_doc(_testcapi.AsyncMethods,
+                                renderer=pydoc.plaintext)
+        self.assertIn('async noargs(self, /)', text)
+        self.assertNotIn('async sync', text)
+
+
+class FlagTests(unittest.TestCase):
+
+    def test_pycfunction_new(self):
+        f = _testcapi.new_async_function('new_o', None, None)
+        self.assertTrue(inspect.iscoroutinefunction(f))
+        self.assertEqual(run_await(f(3)), ('o', None, 3))
+
+    def test_pycmethod_new(self):
+        cls = _testcapi.AsyncMethods
+        f = _testcapi.new_async_function('new_method', 'me', cls)
+        self.assertEqual(run_await(f(1, k=2)),
+                         ('method', 'me', cls, (1,), {'k': 2}))
+
+    def test_bad_flags(self):
+        for name in ('bad_no_convention', 'bad_noargs_keywords',
+                     'bad_o_fastcall', 'bad_method_varargs'):
+            with self.subTest(name=name):
+                with self.assertRaisesRegex(SystemError,
+                                            rf'{name}\(\) method: bad call flags'):
+                    _testcapi.new_async_function(name, None, None)
+                with self.assertRaisesRegex(SystemError,
+                                            rf'{name}\(\) method: bad call flags'):
+                    _testcapi.new_type_with_method(name)
+
+    def test_specialization_does_not_call_body(self):
+        # Warm up the adaptive interpreter on the call sites: the
+        # specialized CALL instructions must not bypass METH_ASYNC.
+        obj = _testcapi.AsyncMethods()
+        log = []
+        for i in range(100):
+            aws = [_testcapi.async_o(i), obj.o(i), obj.noargs(),
+                   obj.fastcall(i), _testcapi.async_append(log, i)]
+            self.assertEqual(log, list(range(i)))
+            for aw in aws:
+                run(aw)
+
+
+class AsyncioTests(unittest.TestCase):
+
+    def tearDown(self):
+        asyncio.set_event_loop_policy(None)
+
+    def test_gather_many(self):
+        async def main():
+            calls = [_testcapi.async_await_double(suspend_once(i))
+                     for i in range(2000)]
+            return await asyncio.gather(*calls)
+        self.assertEqual(asyncio.run(main()), [2 * i for i in range(2000)])
+
+    def test_taskgroup(self):
+        async def main():
+            async with asyncio.TaskGroup() as tg:
+                tasks = [tg.create_task(_testcapi.async_o(i))
+                         for i in range(1000)]
+            return [t.result()[2] for t in tasks]
+        self.assertEqual(asyncio.run(main()), list(range(1000)))
+
+    def test_create_task_directly(self):
+        async def main():
+            return await asyncio.create_task(
+                _testcapi.async_await_double(asyncio.sleep(0, 5)))
+        self.assertEqual(asyncio.run(main()), 10)
+
+    def test_cancellation_reaches_inner_await(self):
+        async def main():
+            started = asyncio.Event()
+            cancelled = []
+
+            async def inner():
+                started.set()
+                try:
+                    await asyncio.sleep(10)
+                except asyncio.CancelledError:
+                    cancelled.append(True)
+                    raise
+
+            task = asyncio.create_task(_testcapi.async_await_keep(inner()))
+            await started.wait()
+            task.cancel()
+            with self.assertRaises(asyncio.CancelledError):
+                await task
+            return cancelled
+        self.assertEqual(asyncio.run(main()), [True])
+
+    def test_contextvars(self):
+        var = contextvars.ContextVar('var')
+
+        async def read():
+            return var.get()
+
+        async def main():
+            var.set('outer')
+            ctx = contextvars.copy_context()
+            ctx.run(var.set, 'task')
+            in_task = await asyncio.create_task(
+                _testcapi.async_await_double(read()), context=ctx)
+            direct = await _testcapi.async_await_double(read())
+            return in_task, direct
+        # As for coroutines: the task's context, or the awaiter's.
+        self.assertEqual(asyncio.run(main()), ('tasktask', 'outerouter'))
+
+
+if __name__ == "__main__":
+    unittest.main()

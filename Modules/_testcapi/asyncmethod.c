@@ -1,0 +1,391 @@
+/* Functions and methods declared with METH_ASYNC, one per calling
+   convention.  Each body reports what it received as its result:
+   (convention, self, args...), so the tests state what the call passed. */
+
+#include "parts.h"
+#include "util.h"
+#include "awaitableobject.h"
+
+
+/* The awaitable passed in must be the one the call returned: the body
+   checks it is an awaitable, and the tests check identity through
+   async_awaitable_is(). */
+static int
+check_awaitable(PyObject *awaitable)
+{
+    if (!PyAwaitable_CheckExact(awaitable)) {
+        PyErr_SetString(PyExc_AssertionError,
+                        "the body did not receive an awaitable");
+        return -1;
+    }
+    return 0;
+}
+
+#define REPORT(...)                                     \
+    do {                                                \
+        if (check_awaitable(awaitable) < 0) {           \
+            return NULL;                                \
+        }                                               \
+        return Py_BuildValue(__VA_ARGS__);              \
+    } while (0)
+
+static PyObject *
+self_or_none(PyObject *self)
+{
+    return self == NULL ? Py_None : self;
+}
+
+static PyObject *
+fast_args(PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *tuple = PyTuple_New(nargs);
+    if (tuple == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        PyTuple_SET_ITEM(tuple, i, Py_NewRef(args[i]));
+    }
+    return tuple;
+}
+
+static PyObject *
+fast_kwargs(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *kwargs = PyDict_New();
+    if (kwargs == NULL || kwnames == NULL) {
+        return kwargs;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(kwnames); i++) {
+        if (PyDict_SetItem(kwargs, PyTuple_GET_ITEM(kwnames, i),
+                           args[nargs + i]) < 0)
+        {
+            Py_DECREF(kwargs);
+            return NULL;
+        }
+    }
+    return kwargs;
+}
+
+static PyObject *
+async_noargs(PyObject *self, PyObject *awaitable)
+{
+    REPORT("(sO)", "noargs", self_or_none(self));
+}
+
+static PyObject *
+async_o(PyObject *self, PyObject *awaitable, PyObject *arg)
+{
+    REPORT("(sOO)", "o", self_or_none(self), arg);
+}
+
+static PyObject *
+async_varargs(PyObject *self, PyObject *awaitable, PyObject *args)
+{
+    REPORT("(sOO)", "varargs", self_or_none(self), args);
+}
+
+static PyObject *
+async_varargs_keywords(PyObject *self, PyObject *awaitable, PyObject *args,
+                       PyObject *kwargs)
+{
+    REPORT("(sOOO)", "varargs_keywords", self_or_none(self), args,
+           kwargs ? kwargs : Py_None);
+}
+
+static PyObject *
+async_fastcall(PyObject *self, PyObject *awaitable, PyObject *const *args,
+               Py_ssize_t nargs)
+{
+    REPORT("(sON)", "fastcall", self_or_none(self), fast_args(args, nargs));
+}
+
+static PyObject *
+async_fastcall_keywords(PyObject *self, PyObject *awaitable,
+                        PyObject *const *args, Py_ssize_t nargs,
+                        PyObject *kwnames)
+{
+    REPORT("(sONN)", "fastcall_keywords", self_or_none(self),
+           fast_args(args, nargs), fast_kwargs(args, nargs, kwnames));
+}
+
+static PyObject *
+async_method(PyObject *self, PyObject *awaitable, PyTypeObject *cls,
+             PyObject *const *args, size_t nargs, PyObject *kwnames)
+{
+    REPORT("(sOONN)", "method", self_or_none(self), (PyObject *)cls,
+           fast_args(args, nargs), fast_kwargs(args, nargs, kwnames));
+}
+
+/* Side effects happen in the body only: async_append(list, item) appends
+   item to list when awaited, and returns the list's new length. */
+static PyObject *
+async_append(PyObject *self, PyObject *awaitable, PyObject *const *args,
+             Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "async_append() takes 2 arguments");
+        return NULL;
+    }
+    if (PyList_Append(args[0], args[1]) < 0) {
+        return NULL;
+    }
+    return PyLong_FromSsize_t(PyList_GET_SIZE(args[0]));
+}
+
+/* Raise the given exception at the await. */
+static PyObject *
+async_raise(PyObject *self, PyObject *awaitable, PyObject *exc)
+{
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    return NULL;
+}
+
+/* A broken body: NULL without an exception. */
+static PyObject *
+async_return_null(PyObject *self, PyObject *awaitable)
+{
+    return NULL;
+}
+
+/* Return the awaitable itself: "no explicit result". */
+static PyObject *
+async_return_awaitable(PyObject *self, PyObject *awaitable)
+{
+    return Py_NewRef(awaitable);
+}
+
+static int
+double_result(PyObject *awaitable, PyObject *result)
+{
+    PyObject *two = PyLong_FromLong(2);
+    if (two == NULL) {
+        return -1;
+    }
+    PyObject *doubled = PyNumber_Multiply(result, two);
+    Py_DECREF(two);
+    if (doubled == NULL) {
+        return -1;
+    }
+    int res = PyAwaitable_SetResult(awaitable, doubled);
+    Py_DECREF(doubled);
+    return res;
+}
+
+/* async def f(coro): return 2 * await coro; the body's own return value
+   (the string "body") is replaced by the callback's. */
+static PyObject *
+async_await_double(PyObject *self, PyObject *awaitable, PyObject *coro)
+{
+    if (PyAwaitable_AddAwait(awaitable, coro, double_result, NULL) < 0) {
+        return NULL;
+    }
+    return PyUnicode_FromString("body");
+}
+
+/* async def f(coro): await coro; return "body" */
+static PyObject *
+async_await_keep(PyObject *self, PyObject *awaitable, PyObject *coro)
+{
+    if (PyAwaitable_AddAwait(awaitable, coro, NULL, NULL) < 0) {
+        return NULL;
+    }
+    return PyUnicode_FromString("body");
+}
+
+/* Return the awaitable the body received, to compare with the call's. */
+static PyObject *
+async_get_awaitable(PyObject *self, PyObject *awaitable)
+{
+    PyObject *ref = PyWeakref_NewRef(awaitable, NULL);
+    if (ref == NULL) {
+        return NULL;
+    }
+    /* A weak reference: the awaitable's result must not keep it alive. */
+    return ref;
+}
+
+static PyMethodDef async_functions[] = {
+    {"async_noargs", _PyCFunction_CAST(async_noargs),
+     METH_NOARGS | METH_ASYNC, PyDoc_STR("async_noargs($module, /)\n--\n\n")},
+    {"async_o", _PyCFunction_CAST(async_o), METH_O | METH_ASYNC,
+     PyDoc_STR("async_o($module, arg, /)\n--\n\n")},
+    {"async_varargs", _PyCFunction_CAST(async_varargs),
+     METH_VARARGS | METH_ASYNC},
+    {"async_varargs_keywords", _PyCFunction_CAST(async_varargs_keywords),
+     METH_VARARGS | METH_KEYWORDS | METH_ASYNC},
+    {"async_fastcall", _PyCFunction_CAST(async_fastcall),
+     METH_FASTCALL | METH_ASYNC},
+    {"async_fastcall_keywords", _PyCFunction_CAST(async_fastcall_keywords),
+     METH_FASTCALL | METH_KEYWORDS | METH_ASYNC},
+    {"async_append", _PyCFunction_CAST(async_append),
+     METH_FASTCALL | METH_ASYNC},
+    {"async_raise", _PyCFunction_CAST(async_raise), METH_O | METH_ASYNC},
+    {"async_return_null", _PyCFunction_CAST(async_return_null),
+     METH_NOARGS | METH_ASYNC},
+    {"async_return_awaitable", _PyCFunction_CAST(async_return_awaitable),
+     METH_NOARGS | METH_ASYNC},
+    {"async_await_double", _PyCFunction_CAST(async_await_double),
+     METH_O | METH_ASYNC},
+    {"async_await_keep", _PyCFunction_CAST(async_await_keep),
+     METH_O | METH_ASYNC},
+    {"async_get_awaitable", _PyCFunction_CAST(async_get_awaitable),
+     METH_NOARGS | METH_ASYNC},
+    {NULL},
+};
+
+
+/* A heap type with async methods of every kind. */
+
+static PyObject *
+sync_noargs(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return PyUnicode_FromString("sync");
+}
+
+static PyMethodDef async_type_methods[] = {
+    {"noargs", _PyCFunction_CAST(async_noargs), METH_NOARGS | METH_ASYNC,
+     PyDoc_STR("noargs($self, /)\n--\n\nAn async method.")},
+    {"o", _PyCFunction_CAST(async_o), METH_O | METH_ASYNC},
+    {"varargs", _PyCFunction_CAST(async_varargs), METH_VARARGS | METH_ASYNC},
+    {"varargs_keywords", _PyCFunction_CAST(async_varargs_keywords),
+     METH_VARARGS | METH_KEYWORDS | METH_ASYNC},
+    {"fastcall", _PyCFunction_CAST(async_fastcall),
+     METH_FASTCALL | METH_ASYNC},
+    {"fastcall_keywords", _PyCFunction_CAST(async_fastcall_keywords),
+     METH_FASTCALL | METH_KEYWORDS | METH_ASYNC},
+    {"method", _PyCFunction_CAST(async_method),
+     METH_METHOD | METH_FASTCALL | METH_KEYWORDS | METH_ASYNC},
+    {"classmethod_o", _PyCFunction_CAST(async_o),
+     METH_CLASS | METH_O | METH_ASYNC},
+    {"classmethod_fastcall", _PyCFunction_CAST(async_fastcall),
+     METH_CLASS | METH_FASTCALL | METH_ASYNC},
+    {"staticmethod_o", _PyCFunction_CAST(async_o),
+     METH_STATIC | METH_O | METH_ASYNC},
+    {"staticmethod_noargs", _PyCFunction_CAST(async_noargs),
+     METH_STATIC | METH_NOARGS | METH_ASYNC},
+    /* Beside the mp_length slot: len() stays synchronous. */
+    {"__len__", _PyCFunction_CAST(async_noargs),
+     METH_COEXIST | METH_NOARGS | METH_ASYNC},
+    {"sync", sync_noargs, METH_NOARGS},
+    {NULL},
+};
+
+static Py_ssize_t
+async_type_length(PyObject *self)
+{
+    return 42;
+}
+
+static PyType_Slot async_type_slots[] = {
+    {Py_tp_methods, async_type_methods},
+    {Py_mp_length, async_type_length},
+    {0, 0},
+};
+
+static PyType_Spec async_type_spec = {
+    .name = "_testcapi.AsyncMethods",
+    .basicsize = sizeof(PyObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .slots = async_type_slots,
+};
+
+
+/* PyCFunction_New() and PyCMethod_New() with METH_ASYNC, and the call
+   flags they must refuse. */
+
+static PyMethodDef new_function_defs[] = {
+    {"new_o", _PyCFunction_CAST(async_o), METH_O | METH_ASYNC},
+    {"new_method", _PyCFunction_CAST(async_method),
+     METH_METHOD | METH_FASTCALL | METH_KEYWORDS | METH_ASYNC},
+    {"bad_no_convention", _PyCFunction_CAST(async_o), METH_ASYNC},
+    {"bad_noargs_keywords", _PyCFunction_CAST(async_noargs),
+     METH_NOARGS | METH_KEYWORDS | METH_ASYNC},
+    {"bad_o_fastcall", _PyCFunction_CAST(async_o),
+     METH_O | METH_FASTCALL | METH_ASYNC},
+    {"bad_method_varargs", _PyCFunction_CAST(async_varargs),
+     METH_METHOD | METH_VARARGS | METH_ASYNC},
+    {NULL},
+};
+
+/* new_async_function(name, self, cls) */
+static PyObject *
+new_async_function(PyObject *module, PyObject *args)
+{
+    const char *name;
+    PyObject *self, *cls;
+    if (!PyArg_ParseTuple(args, "sOO", &name, &self, &cls)) {
+        return NULL;
+    }
+    NULLABLE(self);
+    NULLABLE(cls);
+    for (PyMethodDef *def = new_function_defs; def->ml_name; def++) {
+        if (strcmp(def->ml_name, name) == 0) {
+            return PyCMethod_New(def, self, NULL, (PyTypeObject *)cls);
+        }
+    }
+    PyErr_SetString(PyExc_KeyError, name);
+    return NULL;
+}
+
+/* new_type_with_method(name): PyType_FromSpec() with one method of
+   new_function_defs, which must fail. */
+static PyObject *
+new_type_with_method(PyObject *module, PyObject *arg)
+{
+    const char *name = PyUnicode_AsUTF8(arg);
+    if (name == NULL) {
+        return NULL;
+    }
+    for (PyMethodDef *def = new_function_defs; def->ml_name; def++) {
+        if (strcmp(def->ml_name, name) == 0) {
+            PyMethodDef *methods = PyMem_Calloc(2, sizeof(PyMethodDef));
+            if (methods == NULL) {
+                return PyErr_NoMemory();
+            }
+            methods[0] = *def;
+            PyType_Slot slots[] = {
+                {Py_tp_methods, methods},
+                {0, 0},
+            };
+            PyType_Spec spec = {
+                .name = "_testcapi.AsyncBadFlags",
+                .basicsize = sizeof(PyObject),
+                .flags = Py_TPFLAGS_DEFAULT,
+                .slots = slots,
+            };
+            PyObject *type = PyType_FromSpec(&spec);
+            if (type != NULL) {
+                /* Only bad flags are tried here; the test fails. */
+                Py_DECREF(type);
+                PyErr_SetString(PyExc_AssertionError,
+                                "PyType_FromSpec() accepted bad flags");
+            }
+            PyMem_Free(methods);
+            return NULL;
+        }
+    }
+    PyErr_SetString(PyExc_KeyError, name);
+    return NULL;
+}
+
+static PyMethodDef test_methods[] = {
+    {"new_async_function", new_async_function, METH_VARARGS},
+    {"new_type_with_method", new_type_with_method, METH_O},
+    {NULL},
+};
+
+int
+_PyTestCapi_Init_AsyncMethod(PyObject *m)
+{
+    if (PyModule_AddFunctions(m, async_functions) < 0) {
+        return -1;
+    }
+    if (PyModule_AddFunctions(m, test_methods) < 0) {
+        return -1;
+    }
+    PyObject *type = PyType_FromModuleAndSpec(m, &async_type_spec, NULL);
+    if (type == NULL) {
+        return -1;
+    }
+    return PyModule_Add(m, "AsyncMethods", type);
+}

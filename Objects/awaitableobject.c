@@ -1,0 +1,1730 @@
+/* Awaitable objects: asynchronous functions written in C.
+
+   A C function creates an awaitable with PyAwaitable_New(), queues the
+   steps of its asynchronous body (PyAwaitable_AddAwait() and friends) and
+   returns it; the caller awaits it.  The API follows the PyAwaitable
+   library (PyPI "pyawaitable" 2.x) so that code moves between the two.
+
+   The object is its own iterator: am_await returns self and am_send drives
+   the queue, so awaiting one costs no allocation beyond the object itself.
+
+   State machine (aw_state):
+
+     CREATED --send(None)--> STARTED --queue empty--> FINISHED
+        |                      |   ^                     ^
+        |                      |   +-- inner yields -----+-- unhandled error,
+        +-- throw()/close() ---+------------------------>+   throw(), close()
+
+   While STARTED, aw_inner is the iterator of the await in progress (what
+   `await` would delegate to, from _PyCoro_GetAwaitableIter()) or NULL
+   between awaits.  A send goes to aw_inner through PyIter_Send(); when it
+   completes, the record at the head of the queue is popped, its callback
+   runs, and the next record starts, all within the same send: only a
+   suspension of an inner awaitable suspends the awaitable.  When the queue
+   is empty the send returns PYGEN_RETURN with the result (no StopIteration
+   on the success path).  aw_running guards against re-entry (a callback
+   sending to its own awaitable, or two threads sending at once).
+
+   Records queued while a callback runs are inserted right after the record
+   whose callback is running, not appended at the end of the queue as the
+   PyAwaitable library does: a callback is the continuation of its await, so
+   what it queues runs before the steps queued after that await.  This is
+   what lets PyAwaitable_AsyncWith() and PyAwaitable_AsyncFor() nest.
+
+   An exception that no error callback handles unwinds the queue: records
+   are dropped up to the next pending __aexit__ step of an
+   PyAwaitable_AsyncWith(), which is then awaited with the exception, as
+   `async with` does.  With no such step, the exception ends the awaitable.
+
+   Inline storage: the first few records and saved values live inside the
+   object; only longer queues fall back to PyMem allocation. */
+
+#include "Python.h"
+#include "awaitableobject.h"
+#include "pycore_awaitable.h"     // _PyAwaitable_NewCall()
+#include "pycore_genobject.h"     // _PyCoro_GetAwaitableIter()
+#include "pycore_tuple.h"         // _PyTuple_FromArray()
+#include "pycore_modsupport.h"    // _PyArg_CheckPositional()
+#include "pycore_object.h"        // _PyObject_GC_TRACK()
+#include "pycore_pyatomic_ft_wrappers.h"
+#include "pycore_pyerrors.h"      // _PyErr_ChainExceptions1()
+#include "pycore_warnings.h"      // _PyErr_WarnUnawaitedCoroutine()
+
+#include <stdarg.h>
+
+/* Sizes of the inline arrays.  Two records cover the common "await one
+   thing, then maybe one more" body without allocating; four values cover
+   the usual handful of locals a callback needs. */
+#define AW_INLINE_RECORDS 2
+#define AW_INLINE_VALUES 4
+#define AW_INLINE_ARB_VALUES 4
+
+typedef enum {
+    AWR_AWAIT,          // await ar_obj
+    AWR_DEFER,          // call the defer callback
+    AWR_WITH_ENTER,     // await __aenter__(); ar_ctx is the bound __aexit__
+    AWR_WITH_EXIT,      // await ar_ctx(...); ar_obj is the exception or NULL
+    AWR_FOR_NEXT,       // await __anext__() of ar_ctx, the async iterator
+} awaitable_record_kind;
+
+typedef struct {
+    PyObject *ar_obj;
+    PyObject *ar_ctx;
+    union {
+        PyAwaitable_Callback result;
+        PyAwaitable_Defer defer;
+    } ar_cb;
+    PyAwaitable_Error ar_error;
+    awaitable_record_kind ar_kind;
+} awaitable_record;
+
+typedef enum {
+    AW_CREATED,
+    AW_STARTED,
+    AW_FINISHED,
+} awaitable_state;
+
+typedef struct _PyAwaitableObject {
+    PyObject_HEAD
+    PyObject *aw_weakreflist;
+    PyObject *aw_name;            // NULL means "awaitable"
+    PyObject *aw_qualname;        // NULL means "awaitable"
+    PyObject *aw_result;          // NULL means None
+    PyObject *aw_inner;           // iterator of the await in progress
+    /* A call of a METH_ASYNC function (_PyAwaitable_NewCall()): aw_body
+       runs at the first send with aw_func and the arguments, then is
+       cleared; aw_func stays, and gives the awaitable its names. */
+    PyObject *aw_func;
+    _PyAwaitable_CallBody aw_body;
+    PyObject *aw_args;            // positional then keyword values, or NULL
+    PyObject *aw_kwnames;
+    /* The queue: records[head:count] are pending, records[head] is the one
+       in progress while aw_inner is set. */
+    awaitable_record *aw_records;
+    Py_ssize_t aw_head;
+    Py_ssize_t aw_count;
+    Py_ssize_t aw_capacity;
+    /* Where records queued by a running callback go; -1: at the end. */
+    Py_ssize_t aw_insert;
+    PyObject **aw_values;
+    Py_ssize_t aw_nvalues;
+    Py_ssize_t aw_values_capacity;
+    void **aw_arb_values;
+    Py_ssize_t aw_narb_values;
+    Py_ssize_t aw_arb_values_capacity;
+    uint8_t aw_state;
+    uint8_t aw_running;
+    /* Set by PyAwaitable_Cancel(): no "never awaited" warning. */
+    char aw_cancelled;
+    awaitable_record aw_inline_records[AW_INLINE_RECORDS];
+    PyObject *aw_inline_values[AW_INLINE_VALUES];
+    void *aw_inline_arb_values[AW_INLINE_ARB_VALUES];
+} PyAwaitableObject;
+
+#define _PyAwaitable_CAST(op) \
+    (assert(PyAwaitable_Check(op)), _Py_CAST(PyAwaitableObject*, (op)))
+
+#define CHECK_AWAITABLE(op, error_value)            \
+    do {                                            \
+        if ((op) == NULL || !PyAwaitable_Check(op)) { \
+            PyErr_BadInternalCall();                \
+            return error_value;                     \
+        }                                           \
+    } while (0)
+
+
+/* --- The queue ---------------------------------------------------------- */
+
+static void
+record_clear(awaitable_record *rec)
+{
+    Py_CLEAR(rec->ar_obj);
+    Py_CLEAR(rec->ar_ctx);
+}
+
+/* Make room for one more record.  Steals nothing; returns -1 with
+   MemoryError set on failure. */
+static int
+queue_reserve(PyAwaitableObject *aw)
+{
+    if (aw->aw_count < aw->aw_capacity) {
+        return 0;
+    }
+    if (aw->aw_head > 0) {
+        /* Reuse the consumed slots at the front first. */
+        Py_ssize_t n = aw->aw_count - aw->aw_head;
+        memmove(aw->aw_records, aw->aw_records + aw->aw_head,
+                n * sizeof(awaitable_record));
+        if (aw->aw_insert >= 0) {
+            aw->aw_insert -= aw->aw_head;
+        }
+        aw->aw_head = 0;
+        aw->aw_count = n;
+        return 0;
+    }
+    Py_ssize_t capacity = aw->aw_capacity * 2;
+    awaitable_record *records;
+    if (aw->aw_records == aw->aw_inline_records) {
+        records = PyMem_New(awaitable_record, capacity);
+        if (records != NULL) {
+            memcpy(records, aw->aw_inline_records,
+                   aw->aw_count * sizeof(awaitable_record));
+        }
+    }
+    else {
+        records = aw->aw_records;
+        PyMem_Resize(records, awaitable_record, capacity);
+    }
+    if (records == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    aw->aw_records = records;
+    aw->aw_capacity = capacity;
+    return 0;
+}
+
+/* Queue a record; the queue takes over its references, even on failure
+   (they are released then). */
+static int
+queue_push(PyAwaitableObject *aw, awaitable_record *rec)
+{
+    int res;
+    Py_BEGIN_CRITICAL_SECTION(aw);
+    if (aw->aw_state == AW_FINISHED) {
+        /* It would never run, silently. */
+        PyErr_SetString(PyExc_RuntimeError,
+                        "cannot add a step to a finished awaitable");
+        res = -1;
+    }
+    else {
+        res = queue_reserve(aw);
+    }
+    if (res == 0) {
+        if (aw->aw_insert >= 0) {
+            Py_ssize_t at = aw->aw_insert;
+            memmove(aw->aw_records + at + 1, aw->aw_records + at,
+                    (aw->aw_count - at) * sizeof(awaitable_record));
+            aw->aw_records[at] = *rec;
+            aw->aw_insert++;
+        }
+        else {
+            aw->aw_records[aw->aw_count] = *rec;
+        }
+        aw->aw_count++;
+    }
+    Py_END_CRITICAL_SECTION();
+    if (res < 0) {
+        record_clear(rec);
+    }
+    return res;
+}
+
+/* Remove the head record and return it in *rec (the caller owns its
+   references).  Records that its callback queues will go right after it. */
+static void
+queue_pop(PyAwaitableObject *aw, awaitable_record *rec)
+{
+    assert(aw->aw_head < aw->aw_count);
+    *rec = aw->aw_records[aw->aw_head++];
+    if (aw->aw_head == aw->aw_count) {
+        aw->aw_head = aw->aw_count = 0;
+    }
+    aw->aw_insert = aw->aw_head;
+}
+
+static void
+queue_clear(PyAwaitableObject *aw)
+{
+    while (aw->aw_head < aw->aw_count) {
+        awaitable_record rec;
+        queue_pop(aw, &rec);
+        record_clear(&rec);
+    }
+    aw->aw_head = aw->aw_count = 0;
+    aw->aw_insert = -1;
+}
+
+
+/* --- Running the queue -------------------------------------------------- */
+
+static int
+callback_failed(int res, const char *what)
+{
+    if (!PyErr_Occurred()) {
+        PyErr_Format(PyExc_SystemError,
+                     "awaitable %s callback returned %d without setting "
+                     "an exception", what, res);
+    }
+    return -1;
+}
+
+/* Run an error callback on the pending exception.  Return 0 if it handled
+   the exception, -1 with an exception set otherwise. */
+static int
+call_error_callback(PyAwaitableObject *aw, PyAwaitable_Error err)
+{
+    assert(PyErr_Occurred());
+    if (err == NULL) {
+        return -1;
+    }
+    PyObject *exc = PyErr_GetRaisedException();
+    int res = err((PyObject *)aw, exc);
+    if (res == 0) {
+        if (PyErr_Occurred()) {
+            _PyErr_ChainExceptions1(exc);
+            PyErr_SetString(PyExc_SystemError,
+                            "awaitable error callback returned 0 with an "
+                            "exception set");
+            return -1;
+        }
+        Py_DECREF(exc);
+        return 0;
+    }
+    if (res == -1) {
+        /* Re-raise the original, dropping whatever the callback set. */
+        PyErr_Clear();
+        PyErr_SetRaisedException(exc);
+        return -1;
+    }
+    callback_failed(res, "error");
+    _PyErr_ChainExceptions1(exc);
+    return -1;
+}
+
+/* Call a result callback; 0 on success, -1 to go to the error callback,
+   -2 to skip it (exception set in both cases). */
+static int
+call_result_callback(PyAwaitableObject *aw, PyAwaitable_Callback cb,
+                     PyObject *value)
+{
+    if (cb == NULL) {
+        return 0;
+    }
+    int res = cb((PyObject *)aw, value);
+    if (res == 0) {
+        if (PyErr_Occurred()) {
+            PyErr_SetString(PyExc_SystemError,
+                            "awaitable result callback returned 0 with an "
+                            "exception set");
+            return -2;
+        }
+        return 0;
+    }
+    callback_failed(res, "result");
+    return res == -1 ? -1 : -2;
+}
+
+static int
+push_with_exit(PyAwaitableObject *aw, PyObject *exit, PyObject *exc,
+               PyAwaitable_Error err)
+{
+    awaitable_record rec = {
+        .ar_obj = exc,
+        .ar_ctx = Py_NewRef(exit),
+        .ar_error = err,
+        .ar_kind = AWR_WITH_EXIT,
+    };
+    return queue_push(aw, &rec);
+}
+
+/* The await of record *rec finished: status is PYGEN_RETURN with value (a
+   new reference), or PYGEN_ERROR with an exception set.  Runs the
+   callbacks.  Returns 0 to go on with the queue, -1 with an exception set
+   if no error callback handled the exception. */
+static int
+record_complete(PyAwaitableObject *aw, awaitable_record *rec,
+                PySendResult status, PyObject *value)
+{
+    int res;
+    if (status == PYGEN_ERROR) {
+        if (rec->ar_kind == AWR_FOR_NEXT
+            && PyErr_ExceptionMatches(PyExc_StopAsyncIteration))
+        {
+            PyErr_Clear();
+            return 0;
+        }
+        return call_error_callback(aw, rec->ar_error);
+    }
+
+    assert(status == PYGEN_RETURN);
+    switch (rec->ar_kind) {
+    case AWR_AWAIT:
+        res = call_result_callback(aw, rec->ar_cb.result, value);
+        break;
+    case AWR_WITH_ENTER:
+        res = call_result_callback(aw, rec->ar_cb.result, value);
+        if (res == 0) {
+            res = push_with_exit(aw, rec->ar_ctx, NULL, rec->ar_error);
+        }
+        else {
+            /* The body failed: __aexit__ gets the exception whatever the
+               return code; -2 still skips the error callback after it. */
+            res = push_with_exit(aw, rec->ar_ctx, PyErr_GetRaisedException(),
+                                 res == -1 ? rec->ar_error : NULL);
+        }
+        break;
+    case AWR_WITH_EXIT:
+        res = 0;
+        if (rec->ar_obj != NULL) {
+            res = PyObject_IsTrue(value);
+            if (res == 0) {
+                PyErr_SetRaisedException(Py_NewRef(rec->ar_obj));
+                res = -1;
+            }
+            else if (res > 0) {
+                res = 0;   // __aexit__ suppressed the exception
+            }
+        }
+        break;
+    case AWR_FOR_NEXT:
+        res = call_result_callback(aw, rec->ar_cb.result, value);
+        if (res == 0) {
+            awaitable_record next = {
+                .ar_ctx = Py_NewRef(rec->ar_ctx),
+                .ar_cb = rec->ar_cb,
+                .ar_error = rec->ar_error,
+                .ar_kind = AWR_FOR_NEXT,
+            };
+            res = queue_push(aw, &next);
+        }
+        break;
+    default:
+        Py_UNREACHABLE();
+    }
+    Py_DECREF(value);
+    if (res == 0) {
+        return 0;
+    }
+    if (res == -1) {
+        return call_error_callback(aw, rec->ar_error);
+    }
+    return -1;
+}
+
+/* Get the iterator that awaiting the record's object delegates to, as
+   `await` does (new reference, or NULL with an exception set). */
+static PyObject *
+record_start_iter(awaitable_record *rec)
+{
+    PyObject *awaitable;
+    PyObject *iter;
+    switch (rec->ar_kind) {
+    case AWR_AWAIT:
+    case AWR_WITH_ENTER:
+        return _PyCoro_GetAwaitableIter(rec->ar_obj);
+    case AWR_WITH_EXIT:
+        if (rec->ar_obj == NULL) {
+            awaitable = PyObject_CallFunctionObjArgs(
+                rec->ar_ctx, Py_None, Py_None, Py_None, NULL);
+        }
+        else {
+            PyObject *tb = PyException_GetTraceback(rec->ar_obj);
+            awaitable = PyObject_CallFunctionObjArgs(
+                rec->ar_ctx, (PyObject *)Py_TYPE(rec->ar_obj), rec->ar_obj,
+                tb != NULL ? tb : Py_None, NULL);
+            Py_XDECREF(tb);
+        }
+        break;
+    case AWR_FOR_NEXT: {
+        unaryfunc anext = Py_TYPE(rec->ar_ctx)->tp_as_async->am_anext;
+        awaitable = anext(rec->ar_ctx);
+        break;
+    }
+    default:
+        Py_UNREACHABLE();
+    }
+    if (awaitable == NULL) {
+        return NULL;
+    }
+    iter = _PyCoro_GetAwaitableIter(awaitable);
+    Py_DECREF(awaitable);
+    return iter;
+}
+
+/* An exception escaped every callback: drop records up to the next
+   pending __aexit__ and hand it the exception.  Returns 1 if one was
+   found (the exception is cleared), 0 if the awaitable must fail. */
+static int
+queue_unwind(PyAwaitableObject *aw)
+{
+    while (aw->aw_head < aw->aw_count) {
+        awaitable_record *rec = &aw->aw_records[aw->aw_head];
+        if (rec->ar_kind == AWR_WITH_EXIT && rec->ar_obj == NULL) {
+            rec->ar_obj = PyErr_GetRaisedException();
+            aw->aw_insert = -1;
+            return 1;
+        }
+        awaitable_record dropped;
+        queue_pop(aw, &dropped);
+        record_clear(&dropped);
+    }
+    aw->aw_insert = -1;
+    return 0;
+}
+
+static PySendResult
+throw_inner(PyObject *inner, PyObject *exc, PyObject **pvalue);
+
+/* Run the body of a METH_ASYNC call, once.  What it returns becomes the
+   result, unless it is the awaitable itself ("no explicit result"); the
+   awaits it queued run next. */
+static int
+run_body(PyAwaitableObject *aw)
+{
+    _PyAwaitable_CallBody body = aw->aw_body;
+    PyObject *args = aw->aw_args;
+    PyObject *kwnames = aw->aw_kwnames;
+    aw->aw_body = NULL;
+    aw->aw_args = NULL;
+    aw->aw_kwnames = NULL;
+
+    Py_ssize_t nargs = 0;
+    PyObject *const *items = NULL;
+    if (args != NULL) {
+        items = _PyTuple_ITEMS(args);
+        nargs = PyTuple_GET_SIZE(args);
+        if (kwnames != NULL) {
+            nargs -= PyTuple_GET_SIZE(kwnames);
+        }
+    }
+    PyObject *result = body((PyObject *)aw, aw->aw_func, items, nargs,
+                            kwnames);
+    Py_XDECREF(args);
+    Py_XDECREF(kwnames);
+    if (result == NULL) {
+        return -1;
+    }
+    if (result != (PyObject *)aw) {
+        Py_XSETREF(aw->aw_result, result);
+    }
+    else {
+        Py_DECREF(result);
+    }
+    return 0;
+}
+
+/* Drive the awaitable: send arg (or throw exc, if not NULL) to the await in
+   progress and go on through the queue until something suspends, the
+   queue is empty, or an exception escapes.  aw_running is set. */
+static PySendResult
+awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
+              PyObject **presult)
+{
+    PyObject *value;
+    PySendResult status;
+    awaitable_record rec;
+
+    for (;;) {
+        if (aw->aw_inner != NULL) {
+            /* PyAwaitable_Cancel() may drop aw_inner while it runs. */
+            PyObject *inner = Py_NewRef(aw->aw_inner);
+            if (exc != NULL) {
+                status = throw_inner(inner, exc, &value);
+                exc = NULL;
+            }
+            else {
+                status = PyIter_Send(inner, arg, &value);
+            }
+            Py_DECREF(inner);
+            if (status == PYGEN_NEXT) {
+                *presult = value;
+                return PYGEN_NEXT;
+            }
+            int cancelled = (aw->aw_inner != inner);
+            Py_CLEAR(aw->aw_inner);
+            if (cancelled || aw->aw_head == aw->aw_count) {
+                /* PyAwaitable_Cancel() emptied the queue meanwhile. */
+                if (status == PYGEN_ERROR) {
+                    goto error;
+                }
+                Py_DECREF(value);
+                continue;
+            }
+            queue_pop(aw, &rec);
+            int res = record_complete(aw, &rec, status, value);
+            aw->aw_insert = -1;
+            record_clear(&rec);
+            if (res < 0) {
+                goto error;
+            }
+            arg = Py_None;
+            continue;
+        }
+        if (exc != NULL) {
+            /* Thrown in before the first await started. */
+            PyErr_SetRaisedException(Py_NewRef(exc));
+            goto error;
+        }
+        if (aw->aw_body != NULL) {
+            if (run_body(aw) < 0) {
+                goto error;
+            }
+            continue;
+        }
+        if (aw->aw_head == aw->aw_count) {
+            FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_FINISHED);
+            *presult = aw->aw_result != NULL ? Py_NewRef(aw->aw_result)
+                                             : Py_None;
+            return PYGEN_RETURN;
+        }
+        if (aw->aw_records[aw->aw_head].ar_kind == AWR_DEFER) {
+            queue_pop(aw, &rec);
+            int res = rec.ar_cb.defer((PyObject *)aw);
+            aw->aw_insert = -1;
+            if (res < 0) {
+                callback_failed(res, "defer");
+                goto error;
+            }
+            continue;
+        }
+        PyObject *iter = record_start_iter(&aw->aw_records[aw->aw_head]);
+        if (iter == NULL) {
+            queue_pop(aw, &rec);
+            int res = record_complete(aw, &rec, PYGEN_ERROR, NULL);
+            aw->aw_insert = -1;
+            record_clear(&rec);
+            if (res < 0) {
+                goto error;
+            }
+            continue;
+        }
+        aw->aw_inner = iter;
+        arg = Py_None;
+        continue;
+
+    error:
+        assert(PyErr_Occurred());
+        if (queue_unwind(aw)) {
+            continue;
+        }
+        FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_FINISHED);
+        *presult = NULL;
+        return PYGEN_ERROR;
+    }
+}
+
+/* Throw exc into an inner iterator as `yield from` does. */
+static PySendResult
+throw_inner(PyObject *inner, PyObject *exc, PyObject **pvalue)
+{
+    PyObject *meth;
+    PyObject *ret;
+    *pvalue = NULL;
+    if (PyErr_GivenExceptionMatches(exc, PyExc_GeneratorExit)) {
+        if (PyObject_GetOptionalAttr(inner, &_Py_ID(close), &meth) < 0) {
+            return PYGEN_ERROR;
+        }
+        if (meth != NULL) {
+            ret = PyObject_CallNoArgs(meth);
+            Py_DECREF(meth);
+            if (ret == NULL) {
+                return PYGEN_ERROR;
+            }
+            Py_DECREF(ret);
+        }
+        PyErr_SetRaisedException(Py_NewRef(exc));
+        return PYGEN_ERROR;
+    }
+    if (PyObject_GetOptionalAttr(inner, &_Py_ID(throw), &meth) < 0) {
+        return PYGEN_ERROR;
+    }
+    if (meth == NULL) {
+        PyErr_SetRaisedException(Py_NewRef(exc));
+        return PYGEN_ERROR;
+    }
+    ret = PyObject_CallOneArg(meth, exc);
+    Py_DECREF(meth);
+    if (ret != NULL) {
+        *pvalue = ret;
+        return PYGEN_NEXT;
+    }
+    if (_PyGen_FetchStopIterationValue(pvalue) == 0) {
+        return PYGEN_RETURN;
+    }
+    return PYGEN_ERROR;
+}
+
+/* Check and set aw_running; -1 with an exception if it cannot run. */
+static int
+awaitable_enter(PyAwaitableObject *aw, int check_none_arg, PyObject *arg)
+{
+    int res = 0;
+    Py_BEGIN_CRITICAL_SECTION(aw);
+    if (aw->aw_running) {
+        PyErr_SetString(PyExc_ValueError, "awaitable already executing");
+        res = -1;
+    }
+    else if (aw->aw_state == AW_FINISHED) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "cannot reuse already awaited awaitable");
+        res = -1;
+    }
+    else if (check_none_arg && aw->aw_state == AW_CREATED
+             && arg != Py_None)
+    {
+        PyErr_SetString(PyExc_TypeError,
+                        "can't send non-None value to a just-started "
+                        "awaitable");
+        res = -1;
+    }
+    else {
+        aw->aw_running = 1;
+        FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_STARTED);
+    }
+    Py_END_CRITICAL_SECTION();
+    return res;
+}
+
+static void
+awaitable_leave(PyAwaitableObject *aw, PySendResult status)
+{
+    if (status != PYGEN_NEXT) {
+        /* Whatever remains (after an error) is dropped now, not at
+           deallocation, so that cycles through it go away early. */
+        queue_clear(aw);
+        Py_CLEAR(aw->aw_inner);
+    }
+    FT_ATOMIC_STORE_UINT8_RELAXED(aw->aw_running, 0);
+}
+
+static PySendResult
+awaitable_am_send(PyObject *self, PyObject *arg, PyObject **presult)
+{
+    PyAwaitableObject *aw = _PyAwaitable_CAST(self);
+    if (awaitable_enter(aw, 1, arg) < 0) {
+        *presult = NULL;
+        return PYGEN_ERROR;
+    }
+    PySendResult status = awaitable_run(aw, arg, NULL, presult);
+    awaitable_leave(aw, status);
+    return status;
+}
+
+static PyObject *
+awaitable_am_await(PyObject *self)
+{
+    PyAwaitableObject *aw = _PyAwaitable_CAST(self);
+    uint8_t state = FT_ATOMIC_LOAD_UINT8(aw->aw_state);
+    if (state == AW_FINISHED) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "cannot reuse already awaited awaitable");
+        return NULL;
+    }
+    if (state == AW_STARTED) {
+        /* As GET_AWAITABLE does for coroutines: a second awaiter would
+           steal the values sent to the first one. */
+        PyErr_SetString(PyExc_RuntimeError,
+                        "awaitable is being awaited already");
+        return NULL;
+    }
+    return Py_NewRef(self);
+}
+
+/* Results of am_send as Python-level send()/__next__ results. */
+static PyObject *
+gen_result(PySendResult status, PyObject *result)
+{
+    if (status == PYGEN_NEXT) {
+        return result;
+    }
+    if (status == PYGEN_RETURN) {
+        if (result == Py_None) {
+            PyErr_SetNone(PyExc_StopIteration);
+        }
+        else {
+            _PyGen_SetStopIterationValue(result);
+        }
+        Py_DECREF(result);
+    }
+    return NULL;
+}
+
+static PyObject *
+awaitable_iternext(PyObject *self)
+{
+    PyObject *result;
+    PySendResult status = awaitable_am_send(self, Py_None, &result);
+    if (status == PYGEN_RETURN && result == Py_None) {
+        /* tp_iternext may return NULL without an exception. */
+        Py_DECREF(result);
+        return NULL;
+    }
+    return gen_result(status, result);
+}
+
+static PyObject *
+awaitable_send(PyObject *self, PyObject *arg)
+{
+    PyObject *result;
+    PySendResult status = awaitable_am_send(self, arg, &result);
+    return gen_result(status, result);
+}
+
+static PyObject *
+awaitable_throw(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyAwaitableObject *aw = _PyAwaitable_CAST(self);
+    PyObject *typ, *val = NULL, *tb = NULL;
+    PyObject *exc;
+
+    if (!_PyArg_CheckPositional("throw", nargs, 1, 3)) {
+        return NULL;
+    }
+    typ = args[0];
+    if (nargs > 1) {
+        val = args[1];
+    }
+    if (nargs > 2) {
+        tb = args[2];
+    }
+    if (nargs > 1 && PyErr_WarnEx(PyExc_DeprecationWarning,
+            "the (type, exc, tb) signature of throw() is deprecated, "
+            "use the single-arg signature instead.", 1) < 0)
+    {
+        return NULL;
+    }
+    if (tb == Py_None) {
+        tb = NULL;
+    }
+    if (tb != NULL && !PyTraceBack_Check(tb)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "throw() third argument must be a traceback object");
+        return NULL;
+    }
+    if (PyExceptionClass_Check(typ)) {
+        if (val != NULL && PyObject_TypeCheck(val, (PyTypeObject *)typ)) {
+            exc = Py_NewRef(val);
+        }
+        else if (val == NULL || val == Py_None) {
+            exc = PyObject_CallNoArgs(typ);
+        }
+        else {
+            exc = PyObject_CallOneArg(typ, val);
+        }
+        if (exc == NULL) {
+            return NULL;
+        }
+        if (!PyExceptionInstance_Check(exc)) {
+            PyErr_Format(PyExc_TypeError,
+                         "calling %R should have returned an instance of "
+                         "BaseException, not %s",
+                         typ, Py_TYPE(exc)->tp_name);
+            Py_DECREF(exc);
+            return NULL;
+        }
+    }
+    else if (PyExceptionInstance_Check(typ)) {
+        if (val != NULL && val != Py_None) {
+            PyErr_SetString(PyExc_TypeError,
+                            "instance exception may not have a separate "
+                            "value");
+            return NULL;
+        }
+        exc = Py_NewRef(typ);
+    }
+    else {
+        PyErr_Format(PyExc_TypeError,
+                     "exceptions must be classes or instances deriving from "
+                     "BaseException, not %s", Py_TYPE(typ)->tp_name);
+        return NULL;
+    }
+    if (tb != NULL && PyException_SetTraceback(exc, tb) < 0) {
+        Py_DECREF(exc);
+        return NULL;
+    }
+
+    if (FT_ATOMIC_LOAD_UINT8(aw->aw_state) == AW_FINISHED
+        && !FT_ATOMIC_LOAD_UINT8_RELAXED(aw->aw_running))
+    {
+        /* As for a finished coroutine: raise it right here. */
+        PyErr_SetRaisedException(exc);
+        return NULL;
+    }
+    if (awaitable_enter(aw, 0, NULL) < 0) {
+        Py_DECREF(exc);
+        return NULL;
+    }
+    PyObject *result;
+    PySendResult status = awaitable_run(aw, Py_None, exc, &result);
+    Py_DECREF(exc);
+    awaitable_leave(aw, status);
+    return gen_result(status, result);
+}
+
+static PyObject *
+awaitable_close(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    PyAwaitableObject *aw = _PyAwaitable_CAST(self);
+    int res = 0;
+    PyObject *inner = NULL;
+
+    Py_BEGIN_CRITICAL_SECTION(aw);
+    if (aw->aw_running) {
+        PyErr_SetString(PyExc_ValueError, "awaitable already executing");
+        res = -1;
+    }
+    else if (aw->aw_state != AW_FINISHED) {
+        FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_FINISHED);
+        aw->aw_running = 1;
+        inner = aw->aw_inner;
+        aw->aw_inner = NULL;
+    }
+    else {
+        res = 1;
+    }
+    Py_END_CRITICAL_SECTION();
+    if (res != 0) {
+        return res < 0 ? NULL : Py_None;
+    }
+
+    if (inner != NULL) {
+        /* Close the await in progress as a coroutine closes the
+           awaitable it delegates to.  No callback runs: as for a
+           coroutine's close(), nothing of the body runs after it. */
+        PyObject *meth;
+        if (PyObject_GetOptionalAttr(inner, &_Py_ID(close), &meth) < 0) {
+            res = -1;
+        }
+        else if (meth != NULL) {
+            PyObject *ret = PyObject_CallNoArgs(meth);
+            Py_DECREF(meth);
+            if (ret == NULL) {
+                res = -1;
+            }
+            Py_XDECREF(ret);
+        }
+        Py_DECREF(inner);
+    }
+    queue_clear(aw);
+    FT_ATOMIC_STORE_UINT8_RELAXED(aw->aw_running, 0);
+    return res < 0 ? NULL : Py_None;
+}
+
+
+/* --- The type ----------------------------------------------------------- */
+
+static int
+awaitable_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    PyAwaitableObject *aw = _PyAwaitable_CAST(self);
+    Py_VISIT(aw->aw_name);
+    Py_VISIT(aw->aw_qualname);
+    Py_VISIT(aw->aw_result);
+    Py_VISIT(aw->aw_inner);
+    Py_VISIT(aw->aw_func);
+    Py_VISIT(aw->aw_args);
+    Py_VISIT(aw->aw_kwnames);
+    for (Py_ssize_t i = aw->aw_head; i < aw->aw_count; i++) {
+        Py_VISIT(aw->aw_records[i].ar_obj);
+        Py_VISIT(aw->aw_records[i].ar_ctx);
+    }
+    for (Py_ssize_t i = 0; i < aw->aw_nvalues; i++) {
+        Py_VISIT(aw->aw_values[i]);
+    }
+    return 0;
+}
+
+static int
+awaitable_clear(PyObject *self)
+{
+    PyAwaitableObject *aw = _PyAwaitable_CAST(self);
+    Py_CLEAR(aw->aw_name);
+    Py_CLEAR(aw->aw_qualname);
+    Py_CLEAR(aw->aw_result);
+    Py_CLEAR(aw->aw_inner);
+    aw->aw_body = NULL;
+    Py_CLEAR(aw->aw_func);
+    Py_CLEAR(aw->aw_args);
+    Py_CLEAR(aw->aw_kwnames);
+    queue_clear(aw);
+    while (aw->aw_nvalues > 0) {
+        aw->aw_nvalues--;
+        Py_CLEAR(aw->aw_values[aw->aw_nvalues]);
+    }
+    aw->aw_narb_values = 0;
+    return 0;
+}
+
+static void
+awaitable_finalize(PyObject *self)
+{
+    PyAwaitableObject *aw = _PyAwaitable_CAST(self);
+    if (aw->aw_state == AW_FINISHED) {
+        return;
+    }
+    /* Releasing an awaitable must never touch the exception being
+       propagated (a C function dropping it on its error path). */
+    PyObject *exc = PyErr_GetRaisedException();
+    if (aw->aw_state == AW_CREATED) {
+        /* An awaitable from PyAwaitable_New() released while an exception
+           is raised is taken as dropped on the error path of the C function
+           that made it, not as forgotten: no warning.  The result of a
+           METH_ASYNC call warns as a coroutine does. */
+        if (!aw->aw_cancelled && (exc == NULL || aw->aw_func != NULL)) {
+            _PyErr_WarnUnawaitedCoroutine(self);
+        }
+    }
+    else if (aw->aw_inner != NULL && !aw->aw_running) {
+        /* Abandoned while suspended: close the await in progress, as a
+           coroutine does when it is finalized. */
+        PyObject *res = awaitable_close(self, NULL);
+        if (res == NULL) {
+            PyErr_WriteUnraisable(self);
+        }
+        Py_XDECREF(res);
+    }
+    PyErr_SetRaisedException(exc);
+}
+
+static void
+awaitable_dealloc(PyObject *self)
+{
+    PyAwaitableObject *aw = _PyAwaitable_CAST(self);
+    if (PyObject_CallFinalizerFromDealloc(self) < 0) {
+        return;   // resurrected
+    }
+    PyObject_GC_UnTrack(self);
+    if (aw->aw_weakreflist != NULL) {
+        PyObject_ClearWeakRefs(self);
+    }
+    (void)awaitable_clear(self);
+    if (aw->aw_records != aw->aw_inline_records) {
+        PyMem_Free(aw->aw_records);
+    }
+    if (aw->aw_values != aw->aw_inline_values) {
+        PyMem_Free(aw->aw_values);
+    }
+    if (aw->aw_arb_values != aw->aw_inline_arb_values) {
+        PyMem_Free(aw->aw_arb_values);
+    }
+    PyObject_GC_Del(self);
+}
+
+static PyObject *
+awaitable_default_name(void)
+{
+    return PyUnicode_InternFromString("awaitable");
+}
+
+/* The name of the function a METH_ASYNC call was made to, looked up only
+   when asked for: calls must stay cheap. */
+static PyObject *
+awaitable_func_name(PyAwaitableObject *aw, PyObject *attr)
+{
+    PyObject *name = PyObject_GetAttr(aw->aw_func, attr);
+    if (name != NULL && !PyUnicode_Check(name)) {
+        Py_SETREF(name, awaitable_default_name());
+    }
+    return name;
+}
+
+static PyObject *
+awaitable_get_name(PyObject *self, void *Py_UNUSED(closure))
+{
+    PyAwaitableObject *aw = _PyAwaitable_CAST(self);
+    if (aw->aw_name == NULL) {
+        if (aw->aw_func != NULL) {
+            return awaitable_func_name(aw, &_Py_ID(__name__));
+        }
+        return awaitable_default_name();
+    }
+    return Py_NewRef(aw->aw_name);
+}
+
+static int
+awaitable_set_name(PyObject *self, PyObject *value, void *Py_UNUSED(closure))
+{
+    PyAwaitableObject *aw = _PyAwaitable_CAST(self);
+    if (value == NULL || !PyUnicode_Check(value)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "__name__ must be set to a string object");
+        return -1;
+    }
+    Py_XSETREF(aw->aw_name, Py_NewRef(value));
+    return 0;
+}
+
+static PyObject *
+awaitable_get_qualname(PyObject *self, void *Py_UNUSED(closure))
+{
+    PyAwaitableObject *aw = _PyAwaitable_CAST(self);
+    if (aw->aw_qualname == NULL) {
+        if (aw->aw_func != NULL) {
+            return awaitable_func_name(aw, &_Py_ID(__qualname__));
+        }
+        return awaitable_default_name();
+    }
+    return Py_NewRef(aw->aw_qualname);
+}
+
+static PyObject *
+awaitable_repr(PyObject *self)
+{
+    PyAwaitableObject *aw = _PyAwaitable_CAST(self);
+    if (aw->aw_qualname == NULL && aw->aw_func == NULL) {
+        return PyUnicode_FromFormat("<awaitable object at %p>", self);
+    }
+    PyObject *qualname = awaitable_get_qualname(self, NULL);
+    if (qualname == NULL) {
+        return NULL;
+    }
+    PyObject *repr = PyUnicode_FromFormat("<awaitable object %U at %p>",
+                                          qualname, self);
+    Py_DECREF(qualname);
+    return repr;
+}
+
+static int
+awaitable_set_qualname(PyObject *self, PyObject *value,
+                       void *Py_UNUSED(closure))
+{
+    PyAwaitableObject *aw = _PyAwaitable_CAST(self);
+    if (value == NULL || !PyUnicode_Check(value)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "__qualname__ must be set to a string object");
+        return -1;
+    }
+    Py_XSETREF(aw->aw_qualname, Py_NewRef(value));
+    return 0;
+}
+
+static PyObject *
+awaitable_get_cr_await(PyObject *self, void *Py_UNUSED(closure))
+{
+    PyAwaitableObject *aw = _PyAwaitable_CAST(self);
+    PyObject *inner;
+    Py_BEGIN_CRITICAL_SECTION(aw);
+    inner = Py_XNewRef(aw->aw_inner);
+    Py_END_CRITICAL_SECTION();
+    return inner != NULL ? inner : Py_None;
+}
+
+static PyObject *
+awaitable_get_cr_running(PyObject *self, void *Py_UNUSED(closure))
+{
+    PyAwaitableObject *aw = _PyAwaitable_CAST(self);
+    return PyBool_FromLong(FT_ATOMIC_LOAD_UINT8_RELAXED(aw->aw_running));
+}
+
+static PyObject *
+awaitable_get_cr_suspended(PyObject *self, void *Py_UNUSED(closure))
+{
+    PyAwaitableObject *aw = _PyAwaitable_CAST(self);
+    int suspended;
+    Py_BEGIN_CRITICAL_SECTION(aw);
+    suspended = aw->aw_inner != NULL && !aw->aw_running;
+    Py_END_CRITICAL_SECTION();
+    return PyBool_FromLong(suspended);
+}
+
+static PyObject *
+awaitable_get_none(PyObject *Py_UNUSED(self), void *Py_UNUSED(closure))
+{
+    Py_RETURN_NONE;
+}
+
+static PyGetSetDef awaitable_getsetlist[] = {
+    {"__name__", awaitable_get_name, awaitable_set_name,
+     PyDoc_STR("name of the awaitable")},
+    {"__qualname__", awaitable_get_qualname, awaitable_set_qualname,
+     PyDoc_STR("qualified name of the awaitable")},
+    {"cr_await", awaitable_get_cr_await, NULL,
+     PyDoc_STR("object being awaited on, or None")},
+    {"cr_running", awaitable_get_cr_running, NULL, NULL},
+    {"cr_suspended", awaitable_get_cr_suspended, NULL, NULL},
+    {"cr_frame", awaitable_get_none, NULL,
+     PyDoc_STR("always None: the body is C code")},
+    {"cr_code", awaitable_get_none, NULL,
+     PyDoc_STR("always None: the body is C code")},
+    {"cr_origin", awaitable_get_none, NULL, NULL},
+    {NULL} /* Sentinel */
+};
+
+PyDoc_STRVAR(send_doc,
+"send(arg) -> send 'arg' into awaitable,\n\
+return next iterated value or raise StopIteration.");
+
+PyDoc_STRVAR(throw_doc,
+"throw(value)\n\
+throw(type[,value[,traceback]])\n\
+\n\
+Raise exception in awaitable, return next iterated value or raise\n\
+StopIteration.\n\
+the (type, val, tb) signature is deprecated, \n\
+and may be removed in a future version of Python.");
+
+PyDoc_STRVAR(close_doc,
+"close() -> raise GeneratorExit inside awaitable.");
+
+static PyMethodDef awaitable_methods[] = {
+    {"send", awaitable_send, METH_O, send_doc},
+    {"throw", _PyCFunction_CAST(awaitable_throw), METH_FASTCALL, throw_doc},
+    {"close", awaitable_close, METH_NOARGS, close_doc},
+    {NULL, NULL}  /* Sentinel */
+};
+
+static PyAsyncMethods awaitable_as_async = {
+    .am_await = awaitable_am_await,
+    .am_send = awaitable_am_send,
+};
+
+PyDoc_STRVAR(awaitable_doc,
+"Awaitable object created by C code (PyAwaitable_New()).");
+
+PyTypeObject PyAwaitable_Type = {
+    PyVarObject_HEAD_INIT(&PyType_Type, 0)
+    .tp_name = "awaitable",
+    .tp_basicsize = sizeof(PyAwaitableObject),
+    .tp_dealloc = awaitable_dealloc,
+    .tp_as_async = &awaitable_as_async,
+    .tp_repr = awaitable_repr,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = awaitable_doc,
+    .tp_traverse = awaitable_traverse,
+    .tp_clear = awaitable_clear,
+    .tp_weaklistoffset = offsetof(PyAwaitableObject, aw_weakreflist),
+    .tp_iternext = awaitable_iternext,
+    .tp_methods = awaitable_methods,
+    .tp_getset = awaitable_getsetlist,
+    .tp_finalize = awaitable_finalize,
+};
+
+
+/* --- The C API ---------------------------------------------------------- */
+
+int
+PyAwaitable_Init(void)
+{
+    return 0;
+}
+
+PyObject *
+PyAwaitable_New(void)
+{
+    PyAwaitableObject *aw = PyObject_GC_New(PyAwaitableObject,
+                                            &PyAwaitable_Type);
+    if (aw == NULL) {
+        return NULL;
+    }
+    aw->aw_weakreflist = NULL;
+    aw->aw_name = NULL;
+    aw->aw_qualname = NULL;
+    aw->aw_result = NULL;
+    aw->aw_inner = NULL;
+    aw->aw_func = NULL;
+    aw->aw_body = NULL;
+    aw->aw_args = NULL;
+    aw->aw_kwnames = NULL;
+    aw->aw_records = aw->aw_inline_records;
+    aw->aw_head = 0;
+    aw->aw_count = 0;
+    aw->aw_capacity = AW_INLINE_RECORDS;
+    aw->aw_insert = -1;
+    aw->aw_values = aw->aw_inline_values;
+    aw->aw_nvalues = 0;
+    aw->aw_values_capacity = AW_INLINE_VALUES;
+    aw->aw_arb_values = aw->aw_inline_arb_values;
+    aw->aw_narb_values = 0;
+    aw->aw_arb_values_capacity = AW_INLINE_ARB_VALUES;
+    FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_CREATED);
+    aw->aw_running = 0;
+    aw->aw_cancelled = 0;
+    _PyObject_GC_TRACK(aw);
+    return (PyObject *)aw;
+}
+
+PyObject *
+_PyAwaitable_NewCall(PyObject *func, _PyAwaitable_CallBody body,
+                     PyObject *const *args, Py_ssize_t nargs,
+                     PyObject *kwnames)
+{
+    assert(func != NULL && body != NULL);
+    PyObject *argstuple = NULL;
+    if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) == 0) {
+        kwnames = NULL;
+    }
+    if (nargs > 0 || kwnames != NULL) {
+        Py_ssize_t total = nargs;
+        if (kwnames != NULL) {
+            total += PyTuple_GET_SIZE(kwnames);
+        }
+        argstuple = _PyTuple_FromArray(args, total);
+        if (argstuple == NULL) {
+            return NULL;
+        }
+    }
+    PyObject *self = PyAwaitable_New();
+    if (self == NULL) {
+        Py_XDECREF(argstuple);
+        return NULL;
+    }
+    PyAwaitableObject *aw = _PyAwaitable_CAST(self);
+    aw->aw_func = Py_NewRef(func);
+    aw->aw_body = body;
+    aw->aw_args = argstuple;
+    aw->aw_kwnames = Py_XNewRef(kwnames);
+    return self;
+}
+
+/* What `await` accepts, checked without calling __await__ yet. */
+static int
+is_awaitable(PyObject *obj)
+{
+    if (PyCoro_CheckExact(obj)) {
+        return 1;
+    }
+    if (PyGen_CheckExact(obj)) {
+        PyCodeObject *code = PyGen_GetCode((PyGenObject *)obj);
+        int res = (code->co_flags & CO_ITERABLE_COROUTINE) != 0;
+        Py_DECREF(code);
+        return res;
+    }
+    PyAsyncMethods *am = Py_TYPE(obj)->tp_as_async;
+    return am != NULL && am->am_await != NULL;
+}
+
+int
+PyAwaitable_AddAwait(PyObject *awaitable, PyObject *coro,
+                     PyAwaitable_Callback result_callback,
+                     PyAwaitable_Error error_callback)
+{
+    CHECK_AWAITABLE(awaitable, -1);
+    if (coro == NULL) {
+        PyErr_SetString(PyExc_ValueError,
+                        "PyAwaitable_AddAwait() got NULL; "
+                        "was an error check forgotten?");
+        return -1;
+    }
+    if (coro == awaitable) {
+        PyErr_SetString(PyExc_ValueError,
+                        "an awaitable cannot await itself");
+        return -1;
+    }
+    if (!is_awaitable(coro)) {
+        PyErr_Format(PyExc_TypeError,
+                     "'%.100s' object can't be awaited",
+                     Py_TYPE(coro)->tp_name);
+        return -1;
+    }
+    awaitable_record rec = {
+        .ar_obj = Py_NewRef(coro),
+        .ar_cb.result = result_callback,
+        .ar_error = error_callback,
+        .ar_kind = AWR_AWAIT,
+    };
+    return queue_push(_PyAwaitable_CAST(awaitable), &rec);
+}
+
+int
+PyAwaitable_AddExpr(PyObject *awaitable, PyObject *expr,
+                    PyAwaitable_Callback result_callback,
+                    PyAwaitable_Error error_callback)
+{
+    if (expr == NULL) {
+        /* The expression failed and set the exception. */
+        assert(PyErr_Occurred());
+        return -1;
+    }
+    int res = PyAwaitable_AddAwait(awaitable, expr, result_callback,
+                                   error_callback);
+    Py_DECREF(expr);
+    return res;
+}
+
+int
+PyAwaitable_DeferAwait(PyObject *awaitable, PyAwaitable_Defer callback)
+{
+    CHECK_AWAITABLE(awaitable, -1);
+    if (callback == NULL) {
+        PyErr_SetString(PyExc_ValueError,
+                        "PyAwaitable_DeferAwait() got a NULL callback");
+        return -1;
+    }
+    awaitable_record rec = {
+        .ar_cb.defer = callback,
+        .ar_kind = AWR_DEFER,
+    };
+    return queue_push(_PyAwaitable_CAST(awaitable), &rec);
+}
+
+int
+PyAwaitable_SetResult(PyObject *awaitable, PyObject *result)
+{
+    CHECK_AWAITABLE(awaitable, -1);
+    if (result == NULL) {
+        PyErr_SetString(PyExc_ValueError,
+                        "PyAwaitable_SetResult() got NULL");
+        return -1;
+    }
+    PyAwaitableObject *aw = _PyAwaitable_CAST(awaitable);
+    PyObject *old;
+    Py_BEGIN_CRITICAL_SECTION(aw);
+    old = aw->aw_result;
+    aw->aw_result = Py_NewRef(result);
+    Py_END_CRITICAL_SECTION();
+    Py_XDECREF(old);
+    return 0;
+}
+
+void
+PyAwaitable_Cancel(PyObject *awaitable)
+{
+    /* The library's signature returns void: what cannot be returned is
+       reported as unraisable, and a pending exception is kept. */
+    PyObject *exc = PyErr_GetRaisedException();
+    if (awaitable == NULL || !PyAwaitable_Check(awaitable)) {
+        PyErr_BadInternalCall();
+        PyErr_FormatUnraisable("Exception ignored in PyAwaitable_Cancel()");
+        PyErr_SetRaisedException(exc);
+        return;
+    }
+    PyAwaitableObject *aw = _PyAwaitable_CAST(awaitable);
+    /* Like the library, drop every pending step and the await in
+       progress; the awaitable then finishes with its result, and is not
+       reported as "never awaited" (an error path may cancel and drop it).
+       The body of a METH_ASYNC call that has not started never runs.
+       The inner awaitable is released last, once the state is consistent:
+       releasing it may run arbitrary code. */
+    PyObject *inner;
+    Py_BEGIN_CRITICAL_SECTION(aw);
+    aw->aw_cancelled = 1;
+    aw->aw_body = NULL;
+    Py_CLEAR(aw->aw_args);
+    Py_CLEAR(aw->aw_kwnames);
+    inner = aw->aw_inner;
+    aw->aw_inner = NULL;
+    queue_clear(aw);
+    Py_END_CRITICAL_SECTION();
+    Py_XDECREF(inner);
+    PyErr_SetRaisedException(exc);
+}
+
+int
+PyAwaitable_AsyncWith(PyObject *awaitable, PyObject *ctx,
+                      PyAwaitable_Callback body_callback,
+                      PyAwaitable_Error error_callback)
+{
+    CHECK_AWAITABLE(awaitable, -1);
+    PyObject *name_enter = NULL, *name_exit = NULL;
+    PyObject *enter = NULL, *exit = NULL, *coro = NULL;
+
+    name_enter = PyUnicode_InternFromString("__aenter__");
+    name_exit = PyUnicode_InternFromString("__aexit__");
+    if (name_enter == NULL || name_exit == NULL) {
+        goto error;
+    }
+    enter = _PyObject_LookupSpecial(ctx, name_enter);
+    if (enter == NULL) {
+        if (!PyErr_Occurred()) {
+            goto not_a_context_manager;
+        }
+        goto error;
+    }
+    exit = _PyObject_LookupSpecial(ctx, name_exit);
+    if (exit == NULL) {
+        if (!PyErr_Occurred()) {
+            goto not_a_context_manager;
+        }
+        goto error;
+    }
+    /* __aenter__() is called now, as `async with` would at this point of
+       the body; it is awaited when the awaitable reaches it. */
+    coro = PyObject_CallNoArgs(enter);
+    if (coro == NULL) {
+        goto error;
+    }
+    if (!is_awaitable(coro)) {
+        PyErr_Format(PyExc_TypeError,
+                     "'async with' received an object from __aenter__ "
+                     "that does not implement __await__: %.100s",
+                     Py_TYPE(coro)->tp_name);
+        goto error;
+    }
+    awaitable_record rec = {
+        .ar_obj = coro,
+        .ar_ctx = exit,
+        .ar_cb.result = body_callback,
+        .ar_error = error_callback,
+        .ar_kind = AWR_WITH_ENTER,
+    };
+    Py_DECREF(name_enter);
+    Py_DECREF(name_exit);
+    Py_DECREF(enter);
+    return queue_push(_PyAwaitable_CAST(awaitable), &rec);
+
+not_a_context_manager:
+    PyErr_Format(PyExc_TypeError,
+                 "'%.200s' object does not support the asynchronous "
+                 "context manager protocol", Py_TYPE(ctx)->tp_name);
+error:
+    Py_XDECREF(name_enter);
+    Py_XDECREF(name_exit);
+    Py_XDECREF(enter);
+    Py_XDECREF(exit);
+    Py_XDECREF(coro);
+    return -1;
+}
+
+int
+PyAwaitable_AsyncFor(PyObject *awaitable, PyObject *iterable,
+                     PyAwaitable_Callback item_callback,
+                     PyAwaitable_Error error_callback)
+{
+    CHECK_AWAITABLE(awaitable, -1);
+    if (iterable == NULL) {
+        PyErr_SetString(PyExc_ValueError,
+                        "PyAwaitable_AsyncFor() got NULL");
+        return -1;
+    }
+    PyAsyncMethods *am = Py_TYPE(iterable)->tp_as_async;
+    if (am == NULL || am->am_aiter == NULL) {
+        PyErr_Format(PyExc_TypeError,
+                     "'async for' requires an object with __aiter__ method, "
+                     "got %.100s", Py_TYPE(iterable)->tp_name);
+        return -1;
+    }
+    PyObject *iter = am->am_aiter(iterable);
+    if (iter == NULL) {
+        return -1;
+    }
+    am = Py_TYPE(iter)->tp_as_async;
+    if (am == NULL || am->am_anext == NULL) {
+        PyErr_Format(PyExc_TypeError,
+                     "'async for' received an object from __aiter__ "
+                     "that does not implement __anext__: %.100s",
+                     Py_TYPE(iter)->tp_name);
+        Py_DECREF(iter);
+        return -1;
+    }
+    awaitable_record rec = {
+        .ar_ctx = iter,
+        .ar_cb.result = item_callback,
+        .ar_error = error_callback,
+        .ar_kind = AWR_FOR_NEXT,
+    };
+    return queue_push(_PyAwaitable_CAST(awaitable), &rec);
+}
+
+
+/* --- Saved values ------------------------------------------------------- */
+
+/* Grow a value array (inline or heap) to hold n more items. */
+static int
+values_reserve(void ***items, Py_ssize_t *capacity, void **inline_items,
+               Py_ssize_t len, Py_ssize_t n)
+{
+    if (len + n <= *capacity) {
+        return 0;
+    }
+    Py_ssize_t new_capacity = *capacity * 2;
+    if (new_capacity < len + n) {
+        new_capacity = len + n;
+    }
+    void **new_items;
+    if (*items == inline_items) {
+        new_items = PyMem_New(void *, new_capacity);
+        if (new_items != NULL) {
+            memcpy(new_items, inline_items, len * sizeof(void *));
+        }
+    }
+    else {
+        new_items = *items;
+        PyMem_Resize(new_items, void *, new_capacity);
+    }
+    if (new_items == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    *items = new_items;
+    *capacity = new_capacity;
+    return 0;
+}
+
+static int
+check_index(Py_ssize_t index, Py_ssize_t len, const char *what)
+{
+    if (index < 0 || index >= len) {
+        PyErr_Format(PyExc_IndexError,
+                     "%s index %zd out of range (%zd saved)",
+                     what, index, len);
+        return -1;
+    }
+    return 0;
+}
+
+int
+PyAwaitable_SaveValues(PyObject *awaitable, Py_ssize_t nargs, ...)
+{
+    CHECK_AWAITABLE(awaitable, -1);
+    PyAwaitableObject *aw = _PyAwaitable_CAST(awaitable);
+    if (nargs < 0) {
+        PyErr_SetString(PyExc_ValueError, "nargs must not be negative");
+        return -1;
+    }
+    int res = 0;
+    va_list vargs;
+    va_start(vargs, nargs);
+    Py_BEGIN_CRITICAL_SECTION(aw);
+    /* Check all first, so that a failure saves nothing.  NULL is refused
+       here (the library asserts on it): object values are always
+       references, GetValue() returning NULL means an error. */
+    va_list check;
+    va_copy(check, vargs);
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        if (va_arg(check, PyObject *) == NULL) {
+            PyErr_SetString(PyExc_ValueError,
+                            "cannot save NULL as an object value");
+            res = -1;
+            break;
+        }
+    }
+    va_end(check);
+    if (res == 0) {
+        res = values_reserve((void ***)&aw->aw_values,
+                             &aw->aw_values_capacity,
+                             (void **)aw->aw_inline_values,
+                             aw->aw_nvalues, nargs);
+    }
+    if (res == 0) {
+        for (Py_ssize_t i = 0; i < nargs; i++) {
+            PyObject *value = va_arg(vargs, PyObject *);
+            aw->aw_values[aw->aw_nvalues++] = Py_NewRef(value);
+        }
+    }
+    Py_END_CRITICAL_SECTION();
+    va_end(vargs);
+    return res;
+}
+
+int
+PyAwaitable_UnpackValues(PyObject *awaitable, ...)
+{
+    CHECK_AWAITABLE(awaitable, -1);
+    PyAwaitableObject *aw = _PyAwaitable_CAST(awaitable);
+    /* As in the library, unpacking with nothing saved is an error. */
+    if (aw->aw_nvalues == 0) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "awaitable has no saved object values");
+        return -1;
+    }
+    va_list vargs;
+    va_start(vargs, awaitable);
+    for (Py_ssize_t i = 0; i < aw->aw_nvalues; i++) {
+        PyObject **ptr = va_arg(vargs, PyObject **);
+        if (ptr != NULL) {
+            *ptr = aw->aw_values[i];   // borrowed
+        }
+    }
+    va_end(vargs);
+    return 0;
+}
+
+PyObject *
+PyAwaitable_GetValue(PyObject *awaitable, Py_ssize_t index)
+{
+    CHECK_AWAITABLE(awaitable, NULL);
+    PyAwaitableObject *aw = _PyAwaitable_CAST(awaitable);
+    if (check_index(index, aw->aw_nvalues, "object value") < 0) {
+        return NULL;
+    }
+    return aw->aw_values[index];   // borrowed
+}
+
+int
+PyAwaitable_SetValue(PyObject *awaitable, Py_ssize_t index, PyObject *value)
+{
+    CHECK_AWAITABLE(awaitable, -1);
+    PyAwaitableObject *aw = _PyAwaitable_CAST(awaitable);
+    if (value == NULL) {
+        PyErr_SetString(PyExc_ValueError,
+                        "cannot save NULL as an object value");
+        return -1;
+    }
+    PyObject *old = NULL;
+    int res;
+    Py_BEGIN_CRITICAL_SECTION(aw);
+    res = check_index(index, aw->aw_nvalues, "object value");
+    if (res == 0) {
+        /* The library stores without a reference; we take one. */
+        old = aw->aw_values[index];
+        aw->aw_values[index] = Py_NewRef(value);
+    }
+    Py_END_CRITICAL_SECTION();
+    Py_XDECREF(old);
+    return res;
+}
+
+int
+PyAwaitable_SaveArbValues(PyObject *awaitable, Py_ssize_t nargs, ...)
+{
+    CHECK_AWAITABLE(awaitable, -1);
+    PyAwaitableObject *aw = _PyAwaitable_CAST(awaitable);
+    if (nargs < 0) {
+        PyErr_SetString(PyExc_ValueError, "nargs must not be negative");
+        return -1;
+    }
+    int res;
+    va_list vargs;
+    va_start(vargs, nargs);
+    Py_BEGIN_CRITICAL_SECTION(aw);
+    res = values_reserve(&aw->aw_arb_values, &aw->aw_arb_values_capacity,
+                         aw->aw_inline_arb_values, aw->aw_narb_values, nargs);
+    if (res == 0) {
+        for (Py_ssize_t i = 0; i < nargs; i++) {
+            /* NULL is a valid value (the library asserts on it). */
+            aw->aw_arb_values[aw->aw_narb_values++] = va_arg(vargs, void *);
+        }
+    }
+    Py_END_CRITICAL_SECTION();
+    va_end(vargs);
+    return res;
+}
+
+int
+PyAwaitable_UnpackArbValues(PyObject *awaitable, ...)
+{
+    CHECK_AWAITABLE(awaitable, -1);
+    PyAwaitableObject *aw = _PyAwaitable_CAST(awaitable);
+    if (aw->aw_narb_values == 0) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "awaitable has no saved arbitrary values");
+        return -1;
+    }
+    va_list vargs;
+    va_start(vargs, awaitable);
+    for (Py_ssize_t i = 0; i < aw->aw_narb_values; i++) {
+        void **ptr = va_arg(vargs, void **);
+        if (ptr != NULL) {
+            *ptr = aw->aw_arb_values[i];
+        }
+    }
+    va_end(vargs);
+    return 0;
+}
+
+void *
+PyAwaitable_GetArbValue(PyObject *awaitable, Py_ssize_t index)
+{
+    CHECK_AWAITABLE(awaitable, NULL);
+    PyAwaitableObject *aw = _PyAwaitable_CAST(awaitable);
+    if (check_index(index, aw->aw_narb_values, "arbitrary value") < 0) {
+        return NULL;
+    }
+    return aw->aw_arb_values[index];
+}
+
+int
+PyAwaitable_SetArbValue(PyObject *awaitable, Py_ssize_t index, void *value)
+{
+    CHECK_AWAITABLE(awaitable, -1);
+    PyAwaitableObject *aw = _PyAwaitable_CAST(awaitable);
+    int res;
+    Py_BEGIN_CRITICAL_SECTION(aw);
+    res = check_index(index, aw->aw_narb_values, "arbitrary value");
+    if (res == 0) {
+        aw->aw_arb_values[index] = value;
+    }
+    Py_END_CRITICAL_SECTION();
+    return res;
+}
