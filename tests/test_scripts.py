@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = ["fetch", "apply", "refresh", "build", "test", "docs"]
+SCRIPTS = ["fetch", "apply", "refresh", "build", "test", "docs", "bench"]
 VERSION = "3.13.99"
 
 
