@@ -387,3 +387,48 @@ def test_regrtest_failures_are_parsed():
     assert test.regrtest_failures(REGRTEST_TAIL) == {
         "test_cmd_line", "test_compileall", "test_socket"}
     assert test.regrtest_failures("== Tests result: SUCCESS ==\n") == set()
+
+
+def full_check_with(monkeypatch, patched_failed, unpatched_failed, whole):
+    """Run scripts/test's check_full with fake builds and regrtest runs."""
+    test = load_script("test")
+    calls = []
+
+    def fake_run(label, patched, jobs, tests=()):
+        calls.append((label, tuple(tests)))
+        failed = set(patched_failed if patched else unpatched_failed)
+        if tests:
+            failed &= set(tests)
+        return 2 if failed else 0, failed, "Total tests: run=1"
+
+    monkeypatch.setattr(test, "build", lambda *a, **k: None)
+    monkeypatch.setattr(test, "run_regrtest", fake_run)
+    test.RESULTS.clear()
+    test.check_full(3, whole)
+    return test.RESULTS[-1], calls
+
+
+def test_full_suite_verdict(monkeypatch, capsys):
+    # Failures of the environment fail unpatched too: no new failure, and
+    # only the patched failures run on the unpatched build.
+    (name, ok, detail), calls = full_check_with(
+        monkeypatch, {"test_socket", "test_cmd_line"},
+        {"test_socket", "test_cmd_line", "test_other"}, whole=False)
+    assert ok and detail == "no new failures"
+    assert calls == [("patched", ()),
+                     ("unpatched", ("test_cmd_line", "test_socket"))]
+    assert "fail on both (the environment's): test_cmd_line test_socket" \
+        in capsys.readouterr().out
+    # A test failing only patched is a new failure.
+    (name, ok, detail), calls = full_check_with(
+        monkeypatch, {"test_socket", "test_types"}, {"test_socket"},
+        whole=False)
+    assert not ok and detail == "1 new failures: test_types"
+    # Nothing failed patched: no baseline run at all.
+    (name, ok, detail), calls = full_check_with(monkeypatch, set(), set(),
+                                                whole=False)
+    assert ok and calls == [("patched", ())]
+    # --whole-baseline runs the whole suite on both.
+    (name, ok, detail), calls = full_check_with(
+        monkeypatch, {"test_socket"}, {"test_socket"}, whole=True)
+    assert ok and calls == [("patched", ()), ("unpatched", ())]
