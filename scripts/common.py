@@ -373,7 +373,65 @@ VARIANTS = {
     "debug": ["--with-pydebug"],
     "release": [],
     "freethreading": ["--disable-gil", "--with-pydebug"],
+    # The sanitizer builds, configured as CPython's CI configures its own:
+    # AddressSanitizer without pymalloc, so that every object is an
+    # allocation of its own that ASan watches (use after free, overflow),
+    # here with UndefinedBehaviorSanitizer and the debug build's asserts;
+    # ThreadSanitizer on the free-threaded debug build.
+    "asan": ["--with-pydebug", "--with-address-sanitizer",
+             "--with-undefined-behavior-sanitizer", "--without-pymalloc"],
+    "tsan": ["--disable-gil", "--with-thread-sanitizer", "--with-pydebug"],
 }
+SANITIZER_VARIANTS = ("asan", "tsan")
+# What TSan must not report in the free-threaded build: the suppressions
+# file that CPython ships (and its CI uses), relative to the tree.
+TSAN_SUPPRESSIONS = "Tools/tsan/suppressions_free_threading.txt"
+
+
+def sanitizer_env(variant, tree, reports):
+    """Environment for building or running a sanitizer variant: the options
+    CPython's CI uses, with every report written to a file under reports
+    (the directory is made) as well as making ASan abort.  {} for the other
+    variants."""
+    if variant not in SANITIZER_VARIANTS:
+        return {}
+    reports = Path(reports)
+    reports.mkdir(parents=True, exist_ok=True)
+    if variant == "asan":
+        return {
+            # Leak detection is off as in CPython's CI: the interpreter
+            # keeps some memory until exit by design.  An ASan error aborts
+            # the process (regrtest reports the test as crashed).
+            "ASAN_OPTIONS": "detect_leaks=0:allocator_may_return_null=1:"
+                            "handle_segv=0:log_path=" + str(reports / "asan"),
+            "UBSAN_OPTIONS": "print_stacktrace=1:log_path="
+                             + str(reports / "ubsan"),
+        }
+    return {
+        "TSAN_OPTIONS": f"suppressions={Path(tree) / TSAN_SUPPRESSIONS} "
+                        f"handle_segv=0 log_path={reports / 'tsan'}",
+    }
+
+
+def sanitizer_reports(reports):
+    """The report files a sanitizer wrote under reports: [(path, first
+    line naming the error)]."""
+    found = []
+    reports = Path(reports)
+    if not reports.is_dir():
+        return found
+    for path in sorted(reports.iterdir()):
+        if not path.is_file():
+            continue
+        text = path.read_text(errors="replace")
+        if not text.strip():
+            continue
+        first = next((line.strip() for line in text.splitlines()
+                      if "ERROR:" in line or "WARNING:" in line
+                      or "runtime error:" in line),
+                     text.strip().splitlines()[0])
+        found.append((path, first))
+    return found
 
 # Debian packages for a build with every optional module (what CPython's
 # devguide lists for Debian), by the file that shows each is installed.
@@ -394,6 +452,29 @@ def missing_debian_packages(packages):
     installed = {line.split()[0] for line in proc.stdout.splitlines()
                  if line.endswith(" installed")}
     return [p for p in packages if p not in installed]
+
+
+def tree_state(tree, patched):
+    """A digest of what a build of tree depends on."""
+    h = hashlib.sha256()
+    if patched:
+        # Committed state and uncommitted edits of tracked files; untracked
+        # files (bytecode caches of the interpreter run from obj/, say)
+        # don't count until they are added.
+        h.update(git(tree, "rev-parse", "HEAD").encode())
+        h.update(git_bytes(tree, "diff", "HEAD", "--binary"))
+    else:
+        h.update(upstream_identity(require_upstream()).encode())
+    return h.hexdigest()
+
+
+def build_stamp(variant, patched=True):
+    """What scripts/build recorded of the build of a variant, or {}."""
+    try:
+        return json.loads((variant_dir(variant, patched)
+                           / "stamp.json").read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
 
 
 def variant_dir(variant, patched=True):
