@@ -432,3 +432,97 @@ def test_full_suite_verdict(monkeypatch, capsys):
     (name, ok, detail), calls = full_check_with(
         monkeypatch, {"test_socket"}, {"test_socket"}, whole=True)
     assert ok and calls == [("patched", ()), ("unpatched", ())]
+
+
+def load_common():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import common
+    finally:
+        sys.path.pop(0)
+    return common
+
+
+def test_sanitizer_variants_are_configured_as_cpython_ci():
+    common = load_common()
+    assert common.VARIANTS["asan"] == [
+        "--with-pydebug", "--with-address-sanitizer",
+        "--with-undefined-behavior-sanitizer", "--without-pymalloc"]
+    assert common.VARIANTS["tsan"] == [
+        "--disable-gil", "--with-thread-sanitizer", "--with-pydebug"]
+    assert set(common.SANITIZER_VARIANTS) <= set(common.VARIANTS)
+
+
+def test_sanitizer_env(tmp_path):
+    common = load_common()
+    tree, reports = tmp_path / "src", tmp_path / "reports"
+    assert common.sanitizer_env("debug", tree, reports) == {}
+    assert not reports.exists()
+    env = common.sanitizer_env("asan", tree, reports)
+    assert reports.is_dir()
+    asan = dict(opt.split("=", 1) for opt in env["ASAN_OPTIONS"].split(":"))
+    assert asan["detect_leaks"] == "0" and asan["handle_segv"] == "0"
+    assert asan["log_path"] == str(reports / "asan")
+    assert f"log_path={reports / 'ubsan'}" in env["UBSAN_OPTIONS"]
+    env = common.sanitizer_env("tsan", tree, reports)
+    tsan = dict(opt.split("=", 1) for opt in env["TSAN_OPTIONS"].split())
+    assert tsan == {
+        "suppressions": str(tree / "Tools/tsan/suppressions_free_threading.txt"),
+        "handle_segv": "0", "log_path": str(reports / "tsan")}
+
+
+def test_sanitizer_reports(tmp_path):
+    common = load_common()
+    assert common.sanitizer_reports(tmp_path / "missing") == []
+    (tmp_path / "asan.123").write_text(
+        "=================\n==123==ERROR: AddressSanitizer: heap-use-after-"
+        "free on address 0x1\n    #0 0x2 in f\n")
+    (tmp_path / "tsan.7").write_text(
+        "==================\nWARNING: ThreadSanitizer: data race (pid=7)\n")
+    (tmp_path / "ubsan.9").write_text(
+        "Objects/x.c:3:5: runtime error: signed integer overflow\n")
+    (tmp_path / "empty.1").write_text("\n")
+    found = [(p.name, first) for p, first in
+             common.sanitizer_reports(tmp_path)]
+    assert found == [
+        ("asan.123", "==123==ERROR: AddressSanitizer: heap-use-after-free "
+                     "on address 0x1"),
+        ("tsan.7", "WARNING: ThreadSanitizer: data race (pid=7)"),
+        ("ubsan.9", "Objects/x.c:3:5: runtime error: signed integer "
+                    "overflow")]
+
+
+def test_sanitizers_require_their_build(repo):
+    # Never built implicitly (they take long): the error names the command.
+    repo.fetch_and_apply()
+    proc = repo.run("test", "--sanitizers", "tsan", check=False)
+    assert proc.returncode == 1
+    assert "no tsan build; make it first with 'scripts/build --variant " \
+           "tsan'" in proc.stdout
+    assert proc.stdout.strip().splitlines()[-1] == "summary: 0 passed, 1 failed"
+    # A build older than the tree is refused too.
+    obj = repo.root / "build" / "tsan" / "obj"
+    obj.mkdir(parents=True)
+    (obj / "python").write_text("")
+    (obj.parent / "stamp.json").write_text('{"state": "old"}')
+    proc = repo.run("test", "--sanitizers", "tsan", check=False)
+    assert "the tsan build is older than build/src; update it with " \
+           "'scripts/build --variant tsan'" in proc.stdout
+    proc = repo.run("test", "--sanitizers", "msan", check=False)
+    assert proc.returncode == 2 and "invalid choice: 'msan'" in proc.stderr
+
+
+def test_fuzz_cases_are_counted():
+    test = load_script("test")
+    out = ("test_x ... ok\nawaitable model: 1200 cases run\n"
+           "awaitable model: 34 cases run\n")
+    assert test.fuzz_cases(out) == 1234
+    assert test.fuzz_cases("no hypothesis\n") is None
+
+
+def test_fuzz_requirements_are_pinned():
+    lines = [line for line in
+             (ROOT / "tests" / "requirements-fuzz.txt").read_text()
+             .splitlines() if line and not line.startswith("#")]
+    assert any(line.startswith("hypothesis==") for line in lines)
+    assert all("==" in line for line in lines)
