@@ -42,6 +42,7 @@
 #include "Python.h"
 #include "awaitableobject.h"
 #include "pycore_awaitable.h"     // _PyAwaitable_NewCall()
+#include "pycore_freelist.h"      // struct _Py_awaitable_freelist
 #include "pycore_genobject.h"     // _PyCoro_GetAwaitableIter()
 #include "pycore_tuple.h"         // _PyTuple_FromArray()
 #include "pycore_modsupport.h"    // _PyArg_CheckPositional()
@@ -977,14 +978,43 @@ awaitable_finalize(PyObject *self)
     PyErr_SetRaisedException(exc);
 }
 
+#ifdef WITH_FREELISTS
+static struct _Py_awaitable_freelist *
+get_awaitable_freelist(void)
+{
+    struct _Py_object_freelists *freelists = _Py_object_freelists_GET();
+    return &freelists->awaitables;
+}
+#endif
+
+void
+_PyAwaitable_ClearFreeList(struct _Py_object_freelists *freelists,
+                           int is_finalization)
+{
+#ifdef WITH_FREELISTS
+    struct _Py_awaitable_freelist *freelist = &freelists->awaitables;
+    while (freelist->numfree > 0) {
+        PyAwaitableObject *aw = freelist->items[--freelist->numfree];
+        assert(PyAwaitable_CheckExact(aw));
+        PyObject_GC_Del(aw);
+    }
+    if (is_finalization) {
+        freelist->numfree = -1;
+    }
+#endif
+}
+
 static void
 awaitable_dealloc(PyObject *self)
 {
     PyAwaitableObject *aw = _PyAwaitable_CAST(self);
-    if (PyObject_CallFinalizerFromDealloc(self) < 0) {
+    /* A finished awaitable has nothing to finalize: skip the call. */
+    if (aw->aw_state != AW_FINISHED
+        && PyObject_CallFinalizerFromDealloc(self) < 0)
+    {
         return;   // resurrected
     }
-    PyObject_GC_UnTrack(self);
+    _PyObject_GC_UNTRACK(self);
     if (aw->aw_weakreflist != NULL) {
         PyObject_ClearWeakRefs(self);
     }
@@ -998,6 +1028,16 @@ awaitable_dealloc(PyObject *self)
     if (aw->aw_arb_values != aw->aw_inline_arb_values) {
         PyMem_Free(aw->aw_arb_values);
     }
+#ifdef WITH_FREELISTS
+    struct _Py_awaitable_freelist *freelist = get_awaitable_freelist();
+    if (freelist->numfree >= 0
+        && freelist->numfree < _PyAwaitable_MAXFREELIST)
+    {
+        _PyGC_CLEAR_FINALIZED(self);
+        freelist->items[freelist->numfree++] = aw;
+        return;
+    }
+#endif
     PyObject_GC_Del(self);
 }
 
@@ -1202,10 +1242,20 @@ PyAwaitable_Init(void)
 PyObject *
 PyAwaitable_New(void)
 {
-    PyAwaitableObject *aw = PyObject_GC_New(PyAwaitableObject,
-                                            &PyAwaitable_Type);
-    if (aw == NULL) {
-        return NULL;
+    PyAwaitableObject *aw;
+#ifdef WITH_FREELISTS
+    struct _Py_awaitable_freelist *freelist = get_awaitable_freelist();
+    if (freelist->numfree > 0) {
+        aw = freelist->items[--freelist->numfree];
+        _Py_NewReference((PyObject *)aw);
+    }
+    else
+#endif
+    {
+        aw = PyObject_GC_New(PyAwaitableObject, &PyAwaitable_Type);
+        if (aw == NULL) {
+            return NULL;
+        }
     }
     aw->aw_weakreflist = NULL;
     aw->aw_name = NULL;
