@@ -514,10 +514,12 @@ def test_sanitizers_require_their_build(repo):
 
 def test_fuzz_cases_are_counted():
     test = load_script("test")
-    out = ("test_x ... ok\nawaitable model: 1200 cases run\n"
-           "awaitable model: 34 cases run\n")
+    out = ("test_x ... ok\nawaitable model: 1200 cases run (Hypothesis "
+           "6.170.15)\nawaitable model: 34 cases run (Hypothesis 6.170.15)\n")
     assert test.fuzz_cases(out) == 1234
     assert test.fuzz_cases("no hypothesis\n") is None
+    assert test.fuzz_cases("awaitable model: 18 cases run (examples "
+                           "only)\n") is None
 
 
 def test_fuzz_requirements_are_pinned():
@@ -526,3 +528,39 @@ def test_fuzz_requirements_are_pinned():
              .splitlines() if line and not line.startswith("#")]
     assert any(line.startswith("hypothesis==") for line in lines)
     assert all("==" in line for line in lines)
+
+
+def test_fuzz_check(monkeypatch, tmp_path):
+    test = load_script("test")
+    calls = []
+    monkeypatch.setattr(test, "LOGS", tmp_path)
+    monkeypatch.setattr(test, "patched_venv",
+                        lambda name, reqs: calls.append((name, reqs))
+                        or tmp_path / "python")
+    output = ("test_protocol ... ok\n"
+              "awaitable model: 512 cases run (Hypothesis 6.170.15)\n")
+
+    def fake_run(cmd, log, cwd=None, env=None, what=None):
+        calls.append((cmd, env))
+        return 0, output
+
+    monkeypatch.setattr(test, "run_to_log", fake_run)
+    # Before the series has the model test, the check says so and passes.
+    monkeypatch.setattr(test, "series_tests", lambda: ["test_capi.test_x"])
+    test.RESULTS.clear()
+    test.check_fuzz(512)
+    assert test.RESULTS[-1][1] and "skipped" in test.RESULTS[-1][2]
+    assert calls == []
+    monkeypatch.setattr(test, "series_tests",
+                        lambda: ["test_capi.test_awaitable_model"])
+    test.check_fuzz(512)
+    name, ok, detail = test.RESULTS[-1]
+    assert ok and detail == "512 cases compared with the model"
+    assert calls[0] == ("fuzz-venv", test.FUZZ_REQUIREMENTS)
+    cmd, env = calls[1]
+    assert cmd[-1] == "test_capi.test_awaitable_model"
+    assert env == {"AWAITABLE_MODEL_EXAMPLES": "512"}
+    # Hypothesis did not run (only the examples did): the check fails.
+    output = "awaitable model: 18 cases run (examples only)\n"
+    test.check_fuzz(10)
+    assert not test.RESULTS[-1][1]
