@@ -2,9 +2,20 @@
    convention.  Each body reports what it received as its result:
    (convention, self, args...), so the tests state what the call passed. */
 
+// clinic/asyncmethod.c.h uses internal pycore_modsupport.h API
+#define PYTESTCAPI_NEED_INTERNAL_API
+
 #include "parts.h"
 #include "util.h"
 #include "awaitableobject.h"
+
+/*[clinic input]
+module _testcapi
+class _testcapi.AsyncMethods "PyObject *" "&PyType_Type"
+[clinic start generated code]*/
+/*[clinic end generated code: output=da39a3ee5e6b4b0d input=2f11c7a385b403f6]*/
+
+#include "clinic/asyncmethod.c.h"
 
 
 /* The awaitable passed in must be the one the call returned: the body
@@ -204,6 +215,152 @@ async_get_awaitable(PyObject *self, PyObject *awaitable)
     return ref;
 }
 
+
+/* Argument Clinic functions declared with @async, one per parser shape
+   that clinic generates; they report what they received as REPORT does. */
+
+static PyObject *
+none_if_null(PyObject *obj)
+{
+    return obj == NULL ? Py_None : obj;
+}
+
+/*[clinic input]
+@async
+_testcapi.async_clinic_noargs
+
+An async function without arguments.
+[clinic start generated code]*/
+
+static PyObject *
+_testcapi_async_clinic_noargs_impl(PyObject *module, PyObject *awaitable)
+/*[clinic end generated code: output=7de3e30bcbb6a72f input=ab30fe21bdbbfce3]*/
+{
+    REPORT("(sO)", "clinic_noargs", module);
+}
+
+/*[clinic input]
+@async
+_testcapi.async_clinic_o
+
+    arg: object
+    /
+[clinic start generated code]*/
+
+static PyObject *
+_testcapi_async_clinic_o(PyObject *module, PyObject *awaitable,
+                         PyObject *arg)
+/*[clinic end generated code: output=47a1fe3884e4e990 input=3e9f121c4a27262e]*/
+{
+    REPORT("(sOO)", "clinic_o", module, arg);
+}
+
+/*[clinic input]
+@async
+_testcapi.async_clinic_index
+
+    n: Py_ssize_t
+    /
+[clinic start generated code]*/
+
+static PyObject *
+_testcapi_async_clinic_index_impl(PyObject *module, PyObject *awaitable,
+                                  Py_ssize_t n)
+/*[clinic end generated code: output=688e7ec911374ec1 input=4ad9cd0c62a46a5a]*/
+{
+    REPORT("(sOn)", "clinic_index", module, n);
+}
+
+/*[clinic input]
+@async
+_testcapi.async_clinic_posonly
+
+    a: object
+    b: object = None
+    /
+[clinic start generated code]*/
+
+static PyObject *
+_testcapi_async_clinic_posonly_impl(PyObject *module, PyObject *awaitable,
+                                    PyObject *a, PyObject *b)
+/*[clinic end generated code: output=b8bfd06f906b4c5f input=12a1090647c627a7]*/
+{
+    REPORT("(sOOO)", "clinic_posonly", module, a, b);
+}
+
+/*[clinic input]
+@async
+_testcapi.async_clinic_keywords
+
+    a: object
+    b: object = None
+    *
+    c: int = 0
+[clinic start generated code]*/
+
+static PyObject *
+_testcapi_async_clinic_keywords_impl(PyObject *module, PyObject *awaitable,
+                                     PyObject *a, PyObject *b, int c)
+/*[clinic end generated code: output=3ff5bef91d6da7a5 input=4b3bc22fbb98fad1]*/
+{
+    REPORT("(sOOOi)", "clinic_keywords", module, a, b, c);
+}
+
+/*[clinic input]
+@async
+_testcapi.async_clinic_groups
+
+    a: object
+    [
+    b: object
+    c: object
+    ]
+    /
+[clinic start generated code]*/
+
+static PyObject *
+_testcapi_async_clinic_groups_impl(PyObject *module, PyObject *awaitable,
+                                   PyObject *a, int group_right_1,
+                                   PyObject *b, PyObject *c)
+/*[clinic end generated code: output=9e1737ca3ab1cae1 input=d9838f3eb968b5a2]*/
+{
+    REPORT("(sOOiOO)", "clinic_groups", module, a, group_right_1,
+           none_if_null(b), none_if_null(c));
+}
+
+static int
+set_result(PyObject *awaitable, PyObject *result)
+{
+    return PyAwaitable_SetResult(awaitable, result);
+}
+
+/*[clinic input]
+@async
+_testcapi.async_clinic_await
+
+    coro: object
+    /
+    *
+    double: bool = False
+
+Await coro and return its result, doubled if double is true.
+[clinic start generated code]*/
+
+static PyObject *
+_testcapi_async_clinic_await_impl(PyObject *module, PyObject *awaitable,
+                                  PyObject *coro, int double_value)
+/*[clinic end generated code: output=a75ff02884a37230 input=865eaf7c861b6658]*/
+{
+    if (PyAwaitable_AddAwait(awaitable, coro,
+                             double_value ? double_result : set_result,
+                             NULL) < 0)
+    {
+        return NULL;
+    }
+    /* No explicit result: the callback sets it. */
+    return Py_NewRef(awaitable);
+}
+
 static PyMethodDef async_functions[] = {
     {"async_noargs", _PyCFunction_CAST(async_noargs),
      METH_NOARGS | METH_ASYNC, PyDoc_STR("async_noargs($module, /)\n--\n\n")},
@@ -230,6 +387,13 @@ static PyMethodDef async_functions[] = {
      METH_O | METH_ASYNC},
     {"async_get_awaitable", _PyCFunction_CAST(async_get_awaitable),
      METH_NOARGS | METH_ASYNC},
+    _TESTCAPI_ASYNC_CLINIC_NOARGS_METHODDEF
+    _TESTCAPI_ASYNC_CLINIC_O_METHODDEF
+    _TESTCAPI_ASYNC_CLINIC_INDEX_METHODDEF
+    _TESTCAPI_ASYNC_CLINIC_POSONLY_METHODDEF
+    _TESTCAPI_ASYNC_CLINIC_KEYWORDS_METHODDEF
+    _TESTCAPI_ASYNC_CLINIC_GROUPS_METHODDEF
+    _TESTCAPI_ASYNC_CLINIC_AWAIT_METHODDEF
     {NULL},
 };
 
@@ -240,6 +404,61 @@ static PyObject *
 sync_noargs(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
     return PyUnicode_FromString("sync");
+}
+
+/*[clinic input]
+@async
+_testcapi.AsyncMethods.clinic_method
+
+    cls: defining_class
+    a: object
+    /
+    b: object = None
+[clinic start generated code]*/
+
+static PyObject *
+_testcapi_AsyncMethods_clinic_method_impl(PyObject *self,
+                                          PyObject *awaitable,
+                                          PyTypeObject *cls, PyObject *a,
+                                          PyObject *b)
+/*[clinic end generated code: output=e642ee31f9273d37 input=e9fe500f088bda02]*/
+{
+    REPORT("(sOOOO)", "clinic_method", self, (PyObject *)cls, a, b);
+}
+
+/*[clinic input]
+@async
+@classmethod
+_testcapi.AsyncMethods.clinic_classmethod
+
+    a: object
+    /
+[clinic start generated code]*/
+
+static PyObject *
+_testcapi_AsyncMethods_clinic_classmethod(PyTypeObject *type,
+                                          PyObject *awaitable, PyObject *a)
+/*[clinic end generated code: output=d65f424137aaf8ec input=fd94e198d7fca556]*/
+{
+    REPORT("(sOO)", "clinic_classmethod", (PyObject *)type, a);
+}
+
+/*[clinic input]
+@async
+@staticmethod
+_testcapi.AsyncMethods.clinic_staticmethod
+
+    a: object
+    b: object
+    /
+[clinic start generated code]*/
+
+static PyObject *
+_testcapi_AsyncMethods_clinic_staticmethod_impl(PyObject *awaitable,
+                                                PyObject *a, PyObject *b)
+/*[clinic end generated code: output=ac058830dce4e45d input=37d451fd45918b9f]*/
+{
+    REPORT("(sOOO)", "clinic_staticmethod", Py_None, a, b);
 }
 
 static PyMethodDef async_type_methods[] = {
@@ -267,6 +486,9 @@ static PyMethodDef async_type_methods[] = {
     {"__len__", _PyCFunction_CAST(async_noargs),
      METH_COEXIST | METH_NOARGS | METH_ASYNC},
     {"sync", sync_noargs, METH_NOARGS},
+    _TESTCAPI_ASYNCMETHODS_CLINIC_METHOD_METHODDEF
+    _TESTCAPI_ASYNCMETHODS_CLINIC_CLASSMETHOD_METHODDEF
+    _TESTCAPI_ASYNCMETHODS_CLINIC_STATICMETHOD_METHODDEF
     {NULL},
 };
 

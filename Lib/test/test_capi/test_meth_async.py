@@ -22,6 +22,10 @@ from test.support.script_helper import assert_python_failure
 _testcapi = import_helper.import_module('_testcapi')
 
 
+def tearDownModule():
+    asyncio.set_event_loop_policy(None)
+
+
 def run(awaitable):
     """Drive an awaitable with a bare send loop; return its result."""
     try:
@@ -435,6 +439,189 @@ class FlagTests(unittest.TestCase):
             self.assertEqual(log, list(range(i)))
             for aw in aws:
                 run(aw)
+
+
+class ClinicTests(unittest.TestCase):
+    """Functions and methods declared @async with Argument Clinic."""
+
+    def test_noargs(self):
+        f = _testcapi.async_clinic_noargs
+        self.assertEqual(run_await(f()), ('clinic_noargs', _testcapi))
+        with self.assertRaisesRegex(TypeError, 'takes no arguments'):
+            f(1)
+
+    def test_o(self):
+        f = _testcapi.async_clinic_o
+        self.assertEqual(run_await(f(1)), ('clinic_o', _testcapi, 1))
+        # METH_O: the number of arguments is checked by the call.
+        with self.assertRaisesRegex(TypeError, 'exactly one argument'):
+            f()
+        with self.assertRaisesRegex(TypeError, 'takes no keyword arguments'):
+            f(arg=1)
+
+    def test_converter_errors_at_await(self):
+        # The generated parser is part of the body: what it checks raises
+        # at the await, as for the bodies written by hand.
+        f = _testcapi.async_clinic_index
+        self.assertEqual(run_await(f(5)), ('clinic_index', _testcapi, 5))
+        aw = f('spam')
+        self.assertIsInstance(aw, types.AwaitableType)
+        with self.assertRaisesRegex(TypeError, 'integer'):
+            run_await(aw)
+
+    def test_positional_only(self):
+        f = _testcapi.async_clinic_posonly
+        self.assertEqual(run_await(f(1)),
+                         ('clinic_posonly', _testcapi, 1, None))
+        self.assertEqual(run_await(f(1, 2)),
+                         ('clinic_posonly', _testcapi, 1, 2))
+        for args in (), (1, 2, 3):
+            with self.subTest(args=args):
+                aw = f(*args)
+                with self.assertRaisesRegex(TypeError, 'async_clinic_posonly'):
+                    run_await(aw)
+        with self.assertRaisesRegex(TypeError, 'takes no keyword arguments'):
+            f(1, b=2)
+
+    def test_keywords(self):
+        f = _testcapi.async_clinic_keywords
+        self.assertEqual(run_await(f(1)),
+                         ('clinic_keywords', _testcapi, 1, None, 0))
+        self.assertEqual(run_await(f(1, 2, c=3)),
+                         ('clinic_keywords', _testcapi, 1, 2, 3))
+        self.assertEqual(run_await(f(c=3, b=2, a=1)),
+                         ('clinic_keywords', _testcapi, 1, 2, 3))
+        self.assertEqual(run_await(f(*[1], **{'c': 3})),
+                         ('clinic_keywords', _testcapi, 1, None, 3))
+        bad_calls = (
+            ((), {}, 'missing required argument'),
+            ((1, 2, 3), {}, r'at most 2 positional arguments \(3 given\)'),
+            ((1,), {'a': 2}, r"given by name \('a'\) and position"),
+            ((1,), {'d': 2}, "unexpected keyword argument 'd'"),
+            ((1,), {'c': 'x'}, 'integer'),
+        )
+        for args, kwargs, msg in bad_calls:
+            with self.subTest(args=args, kwargs=kwargs):
+                aw = f(*args, **kwargs)
+                with self.assertRaisesRegex(TypeError, msg):
+                    run_await(aw)
+
+    def test_option_groups(self):
+        f = _testcapi.async_clinic_groups
+        self.assertEqual(run_await(f(1)),
+                         ('clinic_groups', _testcapi, 1, 0, None, None))
+        self.assertEqual(run_await(f(1, 2, 3)),
+                         ('clinic_groups', _testcapi, 1, 1, 2, 3))
+        aw = f(1, 2)
+        with self.assertRaisesRegex(TypeError, 'requires 1 to 3 arguments'):
+            run_await(aw)
+
+    def test_awaits(self):
+        f = _testcapi.async_clinic_await
+        self.assertEqual(run_await(f(suspend_once(21))), 21)
+        self.assertEqual(run_await(f(suspend_once(21), double=True)), 42)
+        self.assertEqual(asyncio.run(f(asyncio.sleep(0, 'x'), double=True)),
+                         'xx')
+
+    def test_call_runs_nothing(self):
+        log = []
+        class Spy:
+            def __index__(self):
+                log.append('index')
+                return 3
+        aw = _testcapi.async_clinic_index(Spy())
+        self.assertEqual(log, [])
+        self.assertEqual(run_await(aw), ('clinic_index', _testcapi, 3))
+        self.assertEqual(log, ['index'])
+
+    def test_defining_class(self):
+        cls = _testcapi.AsyncMethods
+        obj = cls()
+        self.assertEqual(run_await(obj.clinic_method(1)),
+                         ('clinic_method', obj, cls, 1, None))
+        self.assertEqual(run_await(obj.clinic_method(1, b=2)),
+                         ('clinic_method', obj, cls, 1, 2))
+        self.assertEqual(run_await(cls.clinic_method(obj, 1, 2)),
+                         ('clinic_method', obj, cls, 1, 2))
+        class Sub(cls):
+            pass
+        sub = Sub()
+        # The defining class, not the subclass.
+        self.assertEqual(run_await(sub.clinic_method(1)),
+                         ('clinic_method', sub, cls, 1, None))
+        aw = obj.clinic_method(a=1)
+        with self.assertRaisesRegex(TypeError,
+                                    r'at least 1 positional argument \(0'):
+            run_await(aw)
+
+    def test_classmethod(self):
+        cls = _testcapi.AsyncMethods
+        self.assertEqual(run_await(cls.clinic_classmethod(1)),
+                         ('clinic_classmethod', cls, 1))
+        self.assertEqual(run_await(cls().clinic_classmethod(1)),
+                         ('clinic_classmethod', cls, 1))
+
+    def test_staticmethod(self):
+        cls = _testcapi.AsyncMethods
+        self.assertEqual(run_await(cls.clinic_staticmethod(1, 2)),
+                         ('clinic_staticmethod', None, 1, 2))
+        self.assertEqual(run_await(cls().clinic_staticmethod(1, 2)),
+                         ('clinic_staticmethod', None, 1, 2))
+
+    def test_iscoroutinefunction(self):
+        cls = _testcapi.AsyncMethods
+        obj = cls()
+        for f in (_testcapi.async_clinic_noargs, _testcapi.async_clinic_o,
+                  _testcapi.async_clinic_index,
+                  _testcapi.async_clinic_posonly,
+                  _testcapi.async_clinic_keywords,
+                  _testcapi.async_clinic_groups,
+                  _testcapi.async_clinic_await,
+                  cls.clinic_method, obj.clinic_method,
+                  cls.clinic_classmethod, cls.clinic_staticmethod):
+            with self.subTest(f=f):
+                self.assertTrue(inspect.iscoroutinefunction(f))
+                self.assertIs(f.__async__, True)
+
+    def test_signature(self):
+        # From the __text_signature__ that clinic generates: the awaitable
+        # is not a parameter.
+        cls = _testcapi.AsyncMethods
+        dataset = (
+            (_testcapi.async_clinic_noargs, '($module, /)', '()'),
+            (_testcapi.async_clinic_o, '($module, arg, /)', '(arg, /)'),
+            (_testcapi.async_clinic_posonly, '($module, a, b=None, /)',
+             '(a, b=None, /)'),
+            (_testcapi.async_clinic_keywords,
+             '($module, /, a, b=None, *, c=0)', '(a, b=None, *, c=0)'),
+            (_testcapi.async_clinic_await,
+             '($module, coro, /, *, double=False)',
+             '(coro, /, *, double=False)'),
+            (cls.clinic_method, '($self, a, /, b=None)',
+             '(self, a, /, b=None)'),
+            (cls.clinic_classmethod, '($type, a, /)', '(a, /)'),
+            (cls.clinic_staticmethod, '(a, b, /)', '(a, b, /)'),
+        )
+        for f, text_signature, signature in dataset:
+            with self.subTest(f=f):
+                self.assertEqual(f.__text_signature__, text_signature)
+                self.assertEqual(str(inspect.signature(f)), signature)
+        # Option groups have no signature, as for synchronous functions.
+        self.assertIsNone(_testcapi.async_clinic_groups.__text_signature__)
+
+    def test_docstring(self):
+        self.assertEqual(_testcapi.async_clinic_noargs.__doc__,
+                         'An async function without arguments.')
+        text = pydoc.render_doc(_testcapi.async_clinic_keywords,
+                                renderer=pydoc.plaintext)
+        self.assertIn('async async_clinic_keywords(a, b=None, *, c=0)', text)
+
+    def test_never_awaited_warning(self):
+        aw = _testcapi.async_clinic_keywords(1)
+        with self.assertWarnsRegex(RuntimeWarning,
+                                   'async_clinic_keywords.*never awaited'):
+            del aw
+            support.gc_collect()
 
 
 class AsyncioTests(unittest.TestCase):
