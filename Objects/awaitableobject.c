@@ -98,6 +98,7 @@ typedef struct _PyAwaitableObject {
     PyObject *aw_func;
     _PyAwaitable_CallBody aw_body;
     PyObject *aw_args;            // positional then keyword values, or NULL
+    PyObject *aw_arg;             // or the only argument, without a tuple
     PyObject *aw_kwnames;
     /* The queue: records[head:count] are pending, records[head] is the one
        in progress while aw_inner is set. */
@@ -235,12 +236,20 @@ queue_pop(PyAwaitableObject *aw, awaitable_record *rec)
 }
 
 static void
-queue_clear(PyAwaitableObject *aw)
+queue_drop(PyAwaitableObject *aw)
 {
     while (aw->aw_head < aw->aw_count) {
         awaitable_record rec;
         queue_pop(aw, &rec);
         record_clear(&rec);
+    }
+}
+
+static inline void
+queue_clear(PyAwaitableObject *aw)
+{
+    if (aw->aw_head < aw->aw_count) {
+        queue_drop(aw);
     }
     aw->aw_head = aw->aw_count = 0;
     aw->aw_insert = -1;
@@ -476,13 +485,19 @@ run_body(PyAwaitableObject *aw)
     _PyAwaitable_CallBody body = aw->aw_body;
     PyObject *args = aw->aw_args;
     PyObject *kwnames = aw->aw_kwnames;
+    PyObject *arg = aw->aw_arg;
     aw->aw_body = NULL;
     aw->aw_args = NULL;
     aw->aw_kwnames = NULL;
+    aw->aw_arg = NULL;
 
     Py_ssize_t nargs = 0;
     PyObject *const *items = NULL;
-    if (args != NULL) {
+    if (arg != NULL) {
+        items = &arg;
+        nargs = 1;
+    }
+    else if (args != NULL) {
         items = _PyTuple_ITEMS(args);
         nargs = PyTuple_GET_SIZE(args);
         if (kwnames != NULL) {
@@ -491,6 +506,7 @@ run_body(PyAwaitableObject *aw)
     }
     PyObject *result = body((PyObject *)aw, aw->aw_func, items, nargs,
                             kwnames);
+    Py_XDECREF(arg);
     Py_XDECREF(args);
     Py_XDECREF(kwnames);
     if (result == NULL) {
@@ -915,6 +931,7 @@ awaitable_traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(aw->aw_inner);
     Py_VISIT(aw->aw_func);
     Py_VISIT(aw->aw_args);
+    Py_VISIT(aw->aw_arg);
     Py_VISIT(aw->aw_kwnames);
     for (Py_ssize_t i = aw->aw_head; i < aw->aw_count; i++) {
         Py_VISIT(aw->aw_records[i].ar_obj);
@@ -937,6 +954,7 @@ awaitable_clear(PyObject *self)
     aw->aw_body = NULL;
     Py_CLEAR(aw->aw_func);
     Py_CLEAR(aw->aw_args);
+    Py_CLEAR(aw->aw_arg);
     Py_CLEAR(aw->aw_kwnames);
     queue_clear(aw);
     while (aw->aw_nvalues > 0) {
@@ -1265,6 +1283,7 @@ PyAwaitable_New(void)
     aw->aw_func = NULL;
     aw->aw_body = NULL;
     aw->aw_args = NULL;
+    aw->aw_arg = NULL;
     aw->aw_kwnames = NULL;
     aw->aw_records = aw->aw_inline_records;
     aw->aw_head = 0;
@@ -1293,6 +1312,18 @@ _PyAwaitable_NewCall(PyObject *func, _PyAwaitable_CallBody body,
     PyObject *argstuple = NULL;
     if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) == 0) {
         kwnames = NULL;
+    }
+    if (nargs == 1 && kwnames == NULL) {
+        /* The common METH_O call keeps its argument without a tuple. */
+        PyObject *self = PyAwaitable_New();
+        if (self == NULL) {
+            return NULL;
+        }
+        PyAwaitableObject *aw = _PyAwaitable_CAST(self);
+        aw->aw_func = Py_NewRef(func);
+        aw->aw_body = body;
+        aw->aw_arg = Py_NewRef(args[0]);
+        return self;
     }
     if (nargs > 0 || kwnames != NULL) {
         Py_ssize_t total = nargs;
@@ -1441,6 +1472,7 @@ PyAwaitable_Cancel(PyObject *awaitable)
     aw->aw_cancelled = 1;
     aw->aw_body = NULL;
     Py_CLEAR(aw->aw_args);
+    Py_CLEAR(aw->aw_arg);
     Py_CLEAR(aw->aw_kwnames);
     inner = aw->aw_inner;
     aw->aw_inner = NULL;
