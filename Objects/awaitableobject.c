@@ -114,10 +114,17 @@ typedef struct _PyAwaitableObject {
     void **aw_arb_values;
     Py_ssize_t aw_narb_values;
     Py_ssize_t aw_arb_values_capacity;
+    /* Incremented by every PyAwaitable_Cancel(), so that code that ran
+       arbitrary code (a callback, __await__) can tell whether the queue it
+       was working on was dropped meanwhile. */
+    Py_ssize_t aw_cancels;
     uint8_t aw_state;
     uint8_t aw_running;
     /* Set by PyAwaitable_Cancel(): no "never awaited" warning. */
     char aw_cancelled;
+    /* aw_inner's step was dropped while it started: no callback runs when
+       it completes. */
+    char aw_orphan;
     awaitable_record aw_inline_records[AW_INLINE_RECORDS];
     PyObject *aw_inline_values[AW_INLINE_VALUES];
     void *aw_inline_arb_values[AW_INLINE_ARB_VALUES];
@@ -387,9 +394,11 @@ record_complete(PyAwaitableObject *aw, awaitable_record *rec,
             }
         }
         break;
-    case AWR_FOR_NEXT:
+    case AWR_FOR_NEXT: {
+        /* An item callback that cancels the awaitable ends the loop. */
+        Py_ssize_t cancels = aw->aw_cancels;
         res = call_result_callback(aw, rec->ar_cb.result, value);
-        if (res == 0) {
+        if (res == 0 && aw->aw_cancels == cancels) {
             awaitable_record next = {
                 .ar_ctx = Py_NewRef(rec->ar_ctx),
                 .ar_cb = rec->ar_cb,
@@ -399,6 +408,7 @@ record_complete(PyAwaitableObject *aw, awaitable_record *rec,
             res = queue_push(aw, &next);
         }
         break;
+    }
     default:
         Py_UNREACHABLE();
     }
@@ -548,7 +558,8 @@ awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
                 *presult = value;
                 return PYGEN_NEXT;
             }
-            int cancelled = (aw->aw_inner != inner);
+            int cancelled = (aw->aw_inner != inner) || aw->aw_orphan;
+            aw->aw_orphan = 0;
             Py_CLEAR(aw->aw_inner);
             if (cancelled || aw->aw_head == aw->aw_count) {
                 /* PyAwaitable_Cancel() emptied the queue meanwhile. */
@@ -595,8 +606,20 @@ awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
             }
             continue;
         }
+        Py_ssize_t cancels = aw->aw_cancels;
         PyObject *iter = record_start_iter(&aw->aw_records[aw->aw_head]);
-        if (iter == NULL) {
+        if (aw->aw_cancels != cancels) {
+            /* __await__ (or __aexit__, __anext__) cancelled the awaitable:
+               the step being started is gone with the queue.  What it
+               raised ends the awaitable; the iterator it returned is still
+               awaited, as the await in progress, but its result goes
+               nowhere. */
+            if (iter == NULL) {
+                goto error;
+            }
+            aw->aw_orphan = 1;
+        }
+        else if (iter == NULL) {
             queue_pop(aw, &rec);
             int res = record_complete(aw, &rec, PYGEN_ERROR, NULL);
             aw->aw_insert = -1;
@@ -701,6 +724,7 @@ awaitable_leave(PyAwaitableObject *aw, PySendResult status)
            deallocation, so that cycles through it go away early. */
         queue_clear(aw);
         Py_CLEAR(aw->aw_inner);
+        aw->aw_orphan = 0;
     }
     FT_ATOMIC_STORE_UINT8_RELAXED(aw->aw_running, 0);
 }
@@ -1299,6 +1323,8 @@ PyAwaitable_New(void)
     FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_CREATED);
     aw->aw_running = 0;
     aw->aw_cancelled = 0;
+    aw->aw_cancels = 0;
+    aw->aw_orphan = 0;
     _PyObject_GC_TRACK(aw);
     return (PyObject *)aw;
 }
@@ -1470,6 +1496,8 @@ PyAwaitable_Cancel(PyObject *awaitable)
     PyObject *inner;
     Py_BEGIN_CRITICAL_SECTION(aw);
     aw->aw_cancelled = 1;
+    aw->aw_cancels++;
+    aw->aw_orphan = 0;
     aw->aw_body = NULL;
     Py_CLEAR(aw->aw_args);
     Py_CLEAR(aw->aw_arg);
@@ -1488,6 +1516,11 @@ PyAwaitable_AsyncWith(PyObject *awaitable, PyObject *ctx,
                       PyAwaitable_Error error_callback)
 {
     CHECK_AWAITABLE(awaitable, -1);
+    if (ctx == NULL) {
+        PyErr_SetString(PyExc_ValueError,
+                        "PyAwaitable_AsyncWith() got NULL");
+        return -1;
+    }
     PyObject *name_enter = NULL, *name_exit = NULL;
     PyObject *enter = NULL, *exit = NULL, *coro = NULL;
 

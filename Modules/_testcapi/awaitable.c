@@ -5,7 +5,10 @@
    callback number N calls the value at index N with the awaitable (and
    the result or exception).  The callable returns the callback's return
    code, or a (code, exception) pair to return a code with an exception
-   set; if it raises, the callback returns -1 with that exception set. */
+   set; if it raises, the callback returns -1 with that exception set.
+
+   None passed as the awaitable is NULL, so that the tests can check how
+   every function handles a NULL awaitable. */
 
 #include "parts.h"
 #include "util.h"
@@ -198,6 +201,7 @@ awaitable_set_result(PyObject *self, PyObject *args)
 static PyObject *
 awaitable_cancel(PyObject *self, PyObject *aw)
 {
+    AW_ARG(aw);
     PyAwaitable_Cancel(aw);
     Py_RETURN_NONE;
 }
@@ -212,6 +216,7 @@ awaitable_save_values(PyObject *self, PyObject *args)
     {
         return NULL;
     }
+    AW_ARG(aw);
     Py_ssize_t n = PyTuple_GET_SIZE(args) - 1;
     for (int i = 0; i < 5; i++) {
         NULLABLE(v[i]);
@@ -228,6 +233,7 @@ awaitable_unpack_values(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "Oi|i", &aw, &n, &skip)) {
         return NULL;
     }
+    AW_ARG(aw);
     if (n < 0 || n > 6) {
         PyErr_SetString(PyExc_ValueError, "n must be in range(7)");
         return NULL;
@@ -260,6 +266,7 @@ awaitable_get_value(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "On", &aw, &index)) {
         return NULL;
     }
+    AW_ARG(aw);
     return Py_XNewRef(PyAwaitable_GetValue(aw, index));
 }
 
@@ -271,6 +278,7 @@ awaitable_set_value(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "OnO", &aw, &index, &value)) {
         return NULL;
     }
+    AW_ARG(aw);
     NULLABLE(value);
     RETURN_INT(PyAwaitable_SetValue(aw, index, value));
 }
@@ -305,6 +313,7 @@ awaitable_save_arb_values(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "O|OOO", &aw, &o[0], &o[1], &o[2])) {
         return NULL;
     }
+    AW_ARG(aw);
     Py_ssize_t n = PyTuple_GET_SIZE(args) - 1;
     for (int i = 0; i < 3; i++) {
         if (as_pointer(o[i], &v[i]) < 0) {
@@ -322,6 +331,7 @@ awaitable_unpack_arb_values(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "Oi|i", &aw, &n, &skip)) {
         return NULL;
     }
+    AW_ARG(aw);
     if (n < 0 || n > 4) {
         PyErr_SetString(PyExc_ValueError, "n must be in range(5)");
         return NULL;
@@ -357,6 +367,7 @@ awaitable_get_arb_value(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "On", &aw, &index)) {
         return NULL;
     }
+    AW_ARG(aw);
     void *ptr = PyAwaitable_GetArbValue(aw, index);
     if (ptr == NULL && PyErr_Occurred()) {
         return NULL;
@@ -373,6 +384,7 @@ awaitable_set_arb_value(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "OnO", &aw, &index, &obj)) {
         return NULL;
     }
+    AW_ARG(aw);
     if (as_pointer(obj, &ptr) < 0) {
         return NULL;
     }
