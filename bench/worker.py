@@ -82,6 +82,18 @@ def drive(coro):
 # Time functions: time_func(loops) -> seconds for `loops` outer iterations
 
 
+def driven(run):
+    """(check, time_func) of the coroutine function run(n), which makes n
+    awaits or calls: check drives run(1), time_func times run(loops)."""
+    def time_func(loops):
+        coro = run(loops)
+        t0 = time.perf_counter()
+        drive(coro)
+        return time.perf_counter() - t0
+
+    return (lambda: drive(run(1))), time_func
+
+
 def make_await_loop(call, arg=None):
     """Loop awaiting call() or call(arg); return (check, time_func)."""
     if arg is None:
@@ -95,13 +107,7 @@ def make_await_loop(call, arg=None):
                 result = await call(arg)
             return result
 
-    def time_func(loops):
-        coro = run(loops)
-        t0 = time.perf_counter()
-        drive(coro)
-        return time.perf_counter() - t0
-
-    return (lambda: drive(run(1))), time_func
+    return driven(run)
 
 
 def make_sync_loop(call):
@@ -110,13 +116,7 @@ def make_sync_loop(call):
             result = call()
         return result
 
-    def time_func(loops):
-        coro = run(loops)
-        t0 = time.perf_counter()
-        drive(coro)
-        return time.perf_counter() - t0
-
-    return (lambda: drive(run(1))), time_func
+    return driven(run)
 
 
 def make_done_future_loop():
@@ -129,13 +129,7 @@ def make_done_future_loop():
             result = await fut
         return result
 
-    def time_func(loops):
-        coro = run(loops)
-        t0 = time.perf_counter()
-        drive(coro)
-        return time.perf_counter() - t0
-
-    return (lambda: drive(run(1))), time_func
+    return driven(run)
 
 
 def make_asyncio(call, taskgroup):
