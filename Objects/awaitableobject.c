@@ -116,12 +116,11 @@ typedef struct _PyAwaitableObject {
     Py_ssize_t aw_arb_values_capacity;
     /* Incremented by every PyAwaitable_Cancel(), so that code that ran
        arbitrary code (a callback, __await__) can tell whether the queue it
-       was working on was dropped meanwhile. */
+       was working on was dropped meanwhile.  Non-zero: no "never awaited"
+       warning. */
     Py_ssize_t aw_cancels;
     uint8_t aw_state;
     uint8_t aw_running;
-    /* Set by PyAwaitable_Cancel(): no "never awaited" warning. */
-    char aw_cancelled;
     /* aw_inner's step was dropped while it started: no callback runs when
        it completes. */
     char aw_orphan;
@@ -1004,7 +1003,7 @@ awaitable_finalize(PyObject *self)
            is raised is taken as dropped on the error path of the C function
            that made it, not as forgotten: no warning.  The result of a
            METH_ASYNC call warns as a coroutine does. */
-        if (!aw->aw_cancelled && (exc == NULL || aw->aw_func != NULL)) {
+        if (aw->aw_cancels == 0 && (exc == NULL || aw->aw_func != NULL)) {
             _PyErr_WarnUnawaitedCoroutine(self);
         }
     }
@@ -1322,7 +1321,6 @@ PyAwaitable_New(void)
     aw->aw_arb_values_capacity = AW_INLINE_ARB_VALUES;
     FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_CREATED);
     aw->aw_running = 0;
-    aw->aw_cancelled = 0;
     aw->aw_cancels = 0;
     aw->aw_orphan = 0;
     _PyObject_GC_TRACK(aw);
@@ -1335,23 +1333,16 @@ _PyAwaitable_NewCall(PyObject *func, _PyAwaitable_CallBody body,
                      PyObject *kwnames)
 {
     assert(func != NULL && body != NULL);
+    PyObject *arg = NULL;
     PyObject *argstuple = NULL;
     if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) == 0) {
         kwnames = NULL;
     }
     if (nargs == 1 && kwnames == NULL) {
         /* The common METH_O call keeps its argument without a tuple. */
-        PyObject *self = PyAwaitable_New();
-        if (self == NULL) {
-            return NULL;
-        }
-        PyAwaitableObject *aw = _PyAwaitable_CAST(self);
-        aw->aw_func = Py_NewRef(func);
-        aw->aw_body = body;
-        aw->aw_arg = Py_NewRef(args[0]);
-        return self;
+        arg = args[0];
     }
-    if (nargs > 0 || kwnames != NULL) {
+    else if (nargs > 0 || kwnames != NULL) {
         Py_ssize_t total = nargs;
         if (kwnames != NULL) {
             total += PyTuple_GET_SIZE(kwnames);
@@ -1370,6 +1361,7 @@ _PyAwaitable_NewCall(PyObject *func, _PyAwaitable_CallBody body,
     aw->aw_func = Py_NewRef(func);
     aw->aw_body = body;
     aw->aw_args = argstuple;
+    aw->aw_arg = Py_XNewRef(arg);
     aw->aw_kwnames = Py_XNewRef(kwnames);
     return self;
 }
@@ -1495,7 +1487,6 @@ PyAwaitable_Cancel(PyObject *awaitable)
        releasing it may run arbitrary code. */
     PyObject *inner;
     Py_BEGIN_CRITICAL_SECTION(aw);
-    aw->aw_cancelled = 1;
     aw->aw_cancels++;
     aw->aw_orphan = 0;
     aw->aw_body = NULL;
