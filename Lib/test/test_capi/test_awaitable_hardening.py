@@ -21,47 +21,14 @@ from test.support import import_helper, script_helper, threading_helper
 
 _testcapi = import_helper.import_module('_testcapi')
 
+# The drivers and callback slots of the API's own tests.
+from test.test_capi.test_awaitable import add_await, new, run, slot, value
+
 NULL = None
 
 
 def tearDownModule():
     asyncio.set_event_loop_policy(None)
-
-
-def run(aw):
-    """Drive aw with a bare send(None) loop; return (result, yielded)."""
-    yielded = []
-    try:
-        while True:
-            yielded.append(aw.send(None))
-    except StopIteration as exc:
-        return exc.value, yielded
-
-
-_nslots = weakref.WeakKeyDictionary()
-
-
-def new():
-    aw = _testcapi.awaitable_new()
-    _nslots[aw] = 0
-    return aw
-
-
-def slot(aw, func):
-    index = _nslots[aw]
-    _testcapi.awaitable_save_values(aw, func)
-    _nslots[aw] = index + 1
-    return index
-
-
-def add_await(aw, coro, on_result=None, on_error=None):
-    r = slot(aw, on_result) if on_result is not None else -1
-    e = slot(aw, on_error) if on_error is not None else -1
-    return _testcapi.awaitable_add_await(aw, coro, r, e)
-
-
-async def value(v):
-    return v
 
 
 class Suspend:
