@@ -193,13 +193,23 @@ queue_reserve(PyAwaitableObject *aw)
 }
 
 /* Queue a record; the queue takes over its references, even on failure
-   (they are released then). */
+   (they are released then).  If cancels is not -1, the record is queued
+   only if the awaitable was not cancelled since aw_cancels was cancels
+   (and dropped silently otherwise), in the same critical section as the
+   check, so that a PyAwaitable_Cancel() from another thread cannot come
+   in between. */
 static int
-queue_push(PyAwaitableObject *aw, awaitable_record *rec)
+queue_push_unless_cancelled(PyAwaitableObject *aw, awaitable_record *rec,
+                            Py_ssize_t cancels)
 {
     int res;
+    int dropped = 0;
     Py_BEGIN_CRITICAL_SECTION(aw);
-    if (aw->aw_state == AW_FINISHED) {
+    if (cancels != -1 && aw->aw_cancels != cancels) {
+        dropped = 1;
+        res = 0;
+    }
+    else if (aw->aw_state == AW_FINISHED) {
         /* It would never run, silently. */
         PyErr_SetString(PyExc_RuntimeError,
                         "cannot add a step to a finished awaitable");
@@ -208,7 +218,7 @@ queue_push(PyAwaitableObject *aw, awaitable_record *rec)
     else {
         res = queue_reserve(aw);
     }
-    if (res == 0) {
+    if (res == 0 && !dropped) {
         if (aw->aw_insert >= 0) {
             Py_ssize_t at = aw->aw_insert;
             memmove(aw->aw_records + at + 1, aw->aw_records + at,
@@ -222,10 +232,16 @@ queue_push(PyAwaitableObject *aw, awaitable_record *rec)
         aw->aw_count++;
     }
     Py_END_CRITICAL_SECTION();
-    if (res < 0) {
+    if (res < 0 || dropped) {
         record_clear(rec);
     }
     return res;
+}
+
+static inline int
+queue_push(PyAwaitableObject *aw, awaitable_record *rec)
+{
+    return queue_push_unless_cancelled(aw, rec, -1);
 }
 
 /* Remove the head record and return it in *rec (the caller owns its
@@ -395,16 +411,16 @@ record_complete(PyAwaitableObject *aw, awaitable_record *rec,
         break;
     case AWR_FOR_NEXT: {
         /* An item callback that cancels the awaitable ends the loop. */
-        Py_ssize_t cancels = aw->aw_cancels;
+        Py_ssize_t cancels = FT_ATOMIC_LOAD_SSIZE_RELAXED(aw->aw_cancels);
         res = call_result_callback(aw, rec->ar_cb.result, value);
-        if (res == 0 && aw->aw_cancels == cancels) {
+        if (res == 0) {
             awaitable_record next = {
                 .ar_ctx = Py_NewRef(rec->ar_ctx),
                 .ar_cb = rec->ar_cb,
                 .ar_error = rec->ar_error,
                 .ar_kind = AWR_FOR_NEXT,
             };
-            res = queue_push(aw, &next);
+            res = queue_push_unless_cancelled(aw, &next, cancels);
         }
         break;
     }
@@ -485,21 +501,47 @@ queue_unwind(PyAwaitableObject *aw)
 static PySendResult
 throw_inner(PyObject *inner, PyObject *exc, PyObject **pvalue);
 
-/* Run the body of a METH_ASYNC call, once.  What it returns becomes the
-   result, unless it is the awaitable itself ("no explicit result"); the
-   awaits it queued run next. */
-static int
-run_body(PyAwaitableObject *aw)
-{
-    _PyAwaitable_CallBody body = aw->aw_body;
-    PyObject *args = aw->aw_args;
-    PyObject *kwnames = aw->aw_kwnames;
-    PyObject *arg = aw->aw_arg;
-    aw->aw_body = NULL;
-    aw->aw_args = NULL;
-    aw->aw_kwnames = NULL;
-    aw->aw_arg = NULL;
+/* Locking.  One thread at a time drives the awaitable (aw_running), but
+   any thread may queue steps, save values, set the result or cancel it
+   meanwhile, and a callback may do so from the driving thread.  Whatever
+   those functions change (the queue, aw_inner, the body of a METH_ASYNC
+   call, aw_result, aw_cancels, aw_orphan) is therefore read and written
+   only in a critical section on the awaitable.  awaitable_run() holds it
+   only to decide on the next step and to record its outcome, never while
+   it calls out (sends, callbacks, __await__), and it keeps its own
+   references to what it calls: after any call out, the queue may have
+   been emptied by PyAwaitable_Cancel() and grown by PyAwaitable_AddAwait(),
+   which the cancel count and aw_inner tell. */
 
+/* After a callback: what it queued went right after its step; later
+   records go at the end again. */
+static inline void
+callback_done(PyAwaitableObject *aw)
+{
+    Py_BEGIN_CRITICAL_SECTION(aw);
+    aw->aw_insert = -1;
+    Py_END_CRITICAL_SECTION();
+}
+
+/* Complete a record popped from the queue and release it. */
+static int
+record_finish(PyAwaitableObject *aw, awaitable_record *rec,
+              PySendResult status, PyObject *value)
+{
+    int res = record_complete(aw, rec, status, value);
+    callback_done(aw);
+    record_clear(rec);
+    return res;
+}
+
+/* Run the body of a METH_ASYNC call, taken from the awaitable (which no
+   longer holds it).  What it returns becomes the result, unless it is the
+   awaitable itself ("no explicit result"); the awaits it queued run
+   next. */
+static int
+run_body(PyAwaitableObject *aw, _PyAwaitable_CallBody body, PyObject *args,
+         PyObject *arg, PyObject *kwnames)
+{
     Py_ssize_t nargs = 0;
     PyObject *const *items = NULL;
     if (arg != NULL) {
@@ -521,14 +563,99 @@ run_body(PyAwaitableObject *aw)
     if (result == NULL) {
         return -1;
     }
-    if (result != (PyObject *)aw) {
-        Py_XSETREF(aw->aw_result, result);
-    }
-    else {
+    if (result == (PyObject *)aw) {
         Py_DECREF(result);
+        return 0;
     }
+    PyObject *old;
+    Py_BEGIN_CRITICAL_SECTION(aw);
+    old = aw->aw_result;
+    aw->aw_result = result;
+    Py_END_CRITICAL_SECTION();
+    Py_XDECREF(old);
     return 0;
 }
+
+/* The await of inner, which was aw_inner, completed.  Pop its record and
+   run its callbacks, unless PyAwaitable_Cancel() dropped the step
+   meanwhile.  Returns 0 to go on, -1 with an exception set. */
+static int
+await_done(PyAwaitableObject *aw, PyObject *inner, PySendResult status,
+           PyObject *value)
+{
+    awaitable_record rec;
+    int popped = 0;
+    Py_BEGIN_CRITICAL_SECTION(aw);
+    if (aw->aw_inner == inner) {
+        aw->aw_inner = NULL;
+        Py_DECREF(inner);   // not the last reference: the caller has one
+        if (!aw->aw_orphan && aw->aw_head < aw->aw_count) {
+            queue_pop(aw, &rec);
+            popped = 1;
+        }
+        aw->aw_orphan = 0;
+    }
+    Py_END_CRITICAL_SECTION();
+    if (popped) {
+        return record_finish(aw, &rec, status, value);
+    }
+    /* Cancelled: no callback runs, but an exception still escapes. */
+    if (status == PYGEN_ERROR) {
+        return -1;
+    }
+    Py_DECREF(value);
+    return 0;
+}
+
+/* Start the await of *head, a copy of the head record with references of
+   its own (released here).  cancels is aw_cancels when it was copied. */
+static int
+await_start(PyAwaitableObject *aw, awaitable_record *head,
+            Py_ssize_t cancels)
+{
+    PyObject *iter = record_start_iter(head);
+    record_clear(head);
+    awaitable_record rec;
+    int res = 0;
+    int popped = 0;
+    Py_BEGIN_CRITICAL_SECTION(aw);
+    if (aw->aw_cancels != cancels) {
+        /* __await__ (or __aexit__, __anext__), or another thread,
+           cancelled the awaitable: the step being started is gone with
+           the queue.  What __await__ raised ends the awaitable; the
+           iterator it returned is still awaited, as the await in
+           progress, but its result goes nowhere. */
+        if (iter == NULL) {
+            res = -1;
+        }
+        else {
+            aw->aw_inner = iter;
+            aw->aw_orphan = 1;
+        }
+    }
+    else if (iter == NULL) {
+        /* Still the head: records queued meanwhile went at the end. */
+        queue_pop(aw, &rec);
+        popped = 1;
+    }
+    else {
+        aw->aw_inner = iter;
+    }
+    Py_END_CRITICAL_SECTION();
+    if (popped) {
+        res = record_finish(aw, &rec, PYGEN_ERROR, NULL);
+    }
+    return res;
+}
+
+typedef enum {
+    STEP_SEND,          // send to (or throw into) the await in progress
+    STEP_THROWN,        // thrown into before any await started
+    STEP_BODY,          // run the body of a METH_ASYNC call
+    STEP_DEFER,         // call a defer callback
+    STEP_START,         // start the await of the head record
+    STEP_RETURN,        // the queue is empty: finished
+} awaitable_step;
 
 /* Drive the awaitable: send arg (or throw exc, if not NULL) to the await in
    progress and go on through the queue until something suspends, the
@@ -537,14 +664,58 @@ static PySendResult
 awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
               PyObject **presult)
 {
-    PyObject *value;
-    PySendResult status;
-    awaitable_record rec;
-
     for (;;) {
+        awaitable_step step;
+        awaitable_record rec;
+        PyObject *inner = NULL;
+        _PyAwaitable_CallBody body = NULL;
+        PyObject *args = NULL, *body_arg = NULL, *kwnames = NULL;
+        Py_ssize_t cancels;
+        int res;
+
+        /* Decide on the next step. */
+        Py_BEGIN_CRITICAL_SECTION(aw);
+        cancels = aw->aw_cancels;
         if (aw->aw_inner != NULL) {
-            /* PyAwaitable_Cancel() may drop aw_inner while it runs. */
-            PyObject *inner = Py_NewRef(aw->aw_inner);
+            step = STEP_SEND;
+            inner = Py_NewRef(aw->aw_inner);
+        }
+        else if (exc != NULL) {
+            step = STEP_THROWN;
+        }
+        else if (aw->aw_body != NULL) {
+            step = STEP_BODY;
+            body = aw->aw_body;
+            args = aw->aw_args;
+            body_arg = aw->aw_arg;
+            kwnames = aw->aw_kwnames;
+            aw->aw_body = NULL;
+            aw->aw_args = NULL;
+            aw->aw_arg = NULL;
+            aw->aw_kwnames = NULL;
+        }
+        else if (aw->aw_head == aw->aw_count) {
+            step = STEP_RETURN;
+            FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_FINISHED);
+            *presult = aw->aw_result != NULL ? Py_NewRef(aw->aw_result)
+                                             : Py_None;
+        }
+        else if (aw->aw_records[aw->aw_head].ar_kind == AWR_DEFER) {
+            step = STEP_DEFER;
+            queue_pop(aw, &rec);
+        }
+        else {
+            step = STEP_START;
+            rec = aw->aw_records[aw->aw_head];
+            Py_XINCREF(rec.ar_obj);
+            Py_XINCREF(rec.ar_ctx);
+        }
+        Py_END_CRITICAL_SECTION();
+
+        switch (step) {
+        case STEP_SEND: {
+            PyObject *value;
+            PySendResult status;
             if (exc != NULL) {
                 status = throw_inner(inner, exc, &value);
                 exc = NULL;
@@ -552,94 +723,54 @@ awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
             else {
                 status = PyIter_Send(inner, arg, &value);
             }
-            Py_DECREF(inner);
             if (status == PYGEN_NEXT) {
+                Py_DECREF(inner);
                 *presult = value;
                 return PYGEN_NEXT;
             }
-            int cancelled = (aw->aw_inner != inner) || aw->aw_orphan;
-            aw->aw_orphan = 0;
-            Py_CLEAR(aw->aw_inner);
-            if (cancelled || aw->aw_head == aw->aw_count) {
-                /* PyAwaitable_Cancel() emptied the queue meanwhile. */
-                if (status == PYGEN_ERROR) {
-                    goto error;
-                }
-                Py_DECREF(value);
-                continue;
-            }
-            queue_pop(aw, &rec);
-            int res = record_complete(aw, &rec, status, value);
-            aw->aw_insert = -1;
-            record_clear(&rec);
-            if (res < 0) {
-                goto error;
-            }
+            res = await_done(aw, inner, status, value);
+            Py_DECREF(inner);
             arg = Py_None;
-            continue;
+            break;
         }
-        if (exc != NULL) {
-            /* Thrown in before the first await started. */
+        case STEP_THROWN:
             PyErr_SetRaisedException(Py_NewRef(exc));
-            goto error;
-        }
-        if (aw->aw_body != NULL) {
-            if (run_body(aw) < 0) {
-                goto error;
-            }
-            continue;
-        }
-        if (aw->aw_head == aw->aw_count) {
-            FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_FINISHED);
-            *presult = aw->aw_result != NULL ? Py_NewRef(aw->aw_result)
-                                             : Py_None;
+            res = -1;
+            break;
+        case STEP_BODY:
+            res = run_body(aw, body, args, body_arg, kwnames);
+            break;
+        case STEP_DEFER:
+            res = rec.ar_cb.defer((PyObject *)aw);
+            callback_done(aw);
+            res = res < 0 ? callback_failed(res, "defer") : 0;
+            break;
+        case STEP_START:
+            res = await_start(aw, &rec, cancels);
+            arg = Py_None;
+            break;
+        case STEP_RETURN:
             return PYGEN_RETURN;
+        default:
+            Py_UNREACHABLE();
         }
-        if (aw->aw_records[aw->aw_head].ar_kind == AWR_DEFER) {
-            queue_pop(aw, &rec);
-            int res = rec.ar_cb.defer((PyObject *)aw);
-            aw->aw_insert = -1;
-            if (res < 0) {
-                callback_failed(res, "defer");
-                goto error;
-            }
+        if (res == 0) {
             continue;
         }
-        Py_ssize_t cancels = aw->aw_cancels;
-        PyObject *iter = record_start_iter(&aw->aw_records[aw->aw_head]);
-        if (aw->aw_cancels != cancels) {
-            /* __await__ (or __aexit__, __anext__) cancelled the awaitable:
-               the step being started is gone with the queue.  What it
-               raised ends the awaitable; the iterator it returned is still
-               awaited, as the await in progress, but its result goes
-               nowhere. */
-            if (iter == NULL) {
-                goto error;
-            }
-            aw->aw_orphan = 1;
-        }
-        else if (iter == NULL) {
-            queue_pop(aw, &rec);
-            int res = record_complete(aw, &rec, PYGEN_ERROR, NULL);
-            aw->aw_insert = -1;
-            record_clear(&rec);
-            if (res < 0) {
-                goto error;
-            }
-            continue;
-        }
-        aw->aw_inner = iter;
-        arg = Py_None;
-        continue;
 
-    error:
+        /* An exception escaped every callback. */
         assert(PyErr_Occurred());
-        if (queue_unwind(aw)) {
-            continue;
+        int unwound;
+        Py_BEGIN_CRITICAL_SECTION(aw);
+        unwound = queue_unwind(aw);
+        if (!unwound) {
+            FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_FINISHED);
         }
-        FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_FINISHED);
-        *presult = NULL;
-        return PYGEN_ERROR;
+        Py_END_CRITICAL_SECTION();
+        if (!unwound) {
+            *presult = NULL;
+            return PYGEN_ERROR;
+        }
     }
 }
 
@@ -708,7 +839,7 @@ awaitable_enter(PyAwaitableObject *aw, int check_none_arg, PyObject *arg)
         res = -1;
     }
     else {
-        aw->aw_running = 1;
+        FT_ATOMIC_STORE_UINT8_RELAXED(aw->aw_running, 1);
         FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_STARTED);
     }
     Py_END_CRITICAL_SECTION();
@@ -718,14 +849,19 @@ awaitable_enter(PyAwaitableObject *aw, int check_none_arg, PyObject *arg)
 static void
 awaitable_leave(PyAwaitableObject *aw, PySendResult status)
 {
+    PyObject *inner = NULL;
+    Py_BEGIN_CRITICAL_SECTION(aw);
     if (status != PYGEN_NEXT) {
         /* Whatever remains (after an error) is dropped now, not at
            deallocation, so that cycles through it go away early. */
         queue_clear(aw);
-        Py_CLEAR(aw->aw_inner);
+        inner = aw->aw_inner;
+        aw->aw_inner = NULL;
         aw->aw_orphan = 0;
     }
     FT_ATOMIC_STORE_UINT8_RELAXED(aw->aw_running, 0);
+    Py_END_CRITICAL_SECTION();
+    Py_XDECREF(inner);
 }
 
 static PySendResult
@@ -906,7 +1042,7 @@ awaitable_close(PyObject *self, PyObject *Py_UNUSED(ignored))
     }
     else if (aw->aw_state != AW_FINISHED) {
         FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_FINISHED);
-        aw->aw_running = 1;
+        FT_ATOMIC_STORE_UINT8_RELAXED(aw->aw_running, 1);
         inner = aw->aw_inner;
         aw->aw_inner = NULL;
     }
@@ -936,8 +1072,10 @@ awaitable_close(PyObject *self, PyObject *Py_UNUSED(ignored))
         }
         Py_DECREF(inner);
     }
+    Py_BEGIN_CRITICAL_SECTION(aw);
     queue_clear(aw);
     FT_ATOMIC_STORE_UINT8_RELAXED(aw->aw_running, 0);
+    Py_END_CRITICAL_SECTION();
     return res < 0 ? NULL : Py_None;
 }
 
@@ -1487,7 +1625,7 @@ PyAwaitable_Cancel(PyObject *awaitable)
        releasing it may run arbitrary code. */
     PyObject *inner;
     Py_BEGIN_CRITICAL_SECTION(aw);
-    aw->aw_cancels++;
+    FT_ATOMIC_STORE_SSIZE_RELAXED(aw->aw_cancels, aw->aw_cancels + 1);
     aw->aw_orphan = 0;
     aw->aw_body = NULL;
     Py_CLEAR(aw->aw_args);
@@ -1708,22 +1846,25 @@ PyAwaitable_UnpackValues(PyObject *awaitable, ...)
 {
     CHECK_AWAITABLE(awaitable, -1);
     PyAwaitableObject *aw = _PyAwaitable_CAST(awaitable);
+    int res = 0;
+    va_list vargs;
+    va_start(vargs, awaitable);
+    Py_BEGIN_CRITICAL_SECTION(aw);
     /* As in the library, unpacking with nothing saved is an error. */
     if (aw->aw_nvalues == 0) {
         PyErr_SetString(PyExc_RuntimeError,
                         "awaitable has no saved object values");
-        return -1;
+        res = -1;
     }
-    va_list vargs;
-    va_start(vargs, awaitable);
     for (Py_ssize_t i = 0; i < aw->aw_nvalues; i++) {
         PyObject **ptr = va_arg(vargs, PyObject **);
         if (ptr != NULL) {
             *ptr = aw->aw_values[i];   // borrowed
         }
     }
+    Py_END_CRITICAL_SECTION();
     va_end(vargs);
-    return 0;
+    return res;
 }
 
 PyObject *
@@ -1731,10 +1872,13 @@ PyAwaitable_GetValue(PyObject *awaitable, Py_ssize_t index)
 {
     CHECK_AWAITABLE(awaitable, NULL);
     PyAwaitableObject *aw = _PyAwaitable_CAST(awaitable);
-    if (check_index(index, aw->aw_nvalues, "object value") < 0) {
-        return NULL;
+    PyObject *value = NULL;
+    Py_BEGIN_CRITICAL_SECTION(aw);
+    if (check_index(index, aw->aw_nvalues, "object value") == 0) {
+        value = aw->aw_values[index];   // borrowed
     }
-    return aw->aw_values[index];   // borrowed
+    Py_END_CRITICAL_SECTION();
+    return value;
 }
 
 int
@@ -1792,21 +1936,24 @@ PyAwaitable_UnpackArbValues(PyObject *awaitable, ...)
 {
     CHECK_AWAITABLE(awaitable, -1);
     PyAwaitableObject *aw = _PyAwaitable_CAST(awaitable);
+    int res = 0;
+    va_list vargs;
+    va_start(vargs, awaitable);
+    Py_BEGIN_CRITICAL_SECTION(aw);
     if (aw->aw_narb_values == 0) {
         PyErr_SetString(PyExc_RuntimeError,
                         "awaitable has no saved arbitrary values");
-        return -1;
+        res = -1;
     }
-    va_list vargs;
-    va_start(vargs, awaitable);
     for (Py_ssize_t i = 0; i < aw->aw_narb_values; i++) {
         void **ptr = va_arg(vargs, void **);
         if (ptr != NULL) {
             *ptr = aw->aw_arb_values[i];
         }
     }
+    Py_END_CRITICAL_SECTION();
     va_end(vargs);
-    return 0;
+    return res;
 }
 
 void *
@@ -1814,10 +1961,13 @@ PyAwaitable_GetArbValue(PyObject *awaitable, Py_ssize_t index)
 {
     CHECK_AWAITABLE(awaitable, NULL);
     PyAwaitableObject *aw = _PyAwaitable_CAST(awaitable);
-    if (check_index(index, aw->aw_narb_values, "arbitrary value") < 0) {
-        return NULL;
+    void *value = NULL;
+    Py_BEGIN_CRITICAL_SECTION(aw);
+    if (check_index(index, aw->aw_narb_values, "arbitrary value") == 0) {
+        value = aw->aw_arb_values[index];
     }
-    return aw->aw_arb_values[index];
+    Py_END_CRITICAL_SECTION();
+    return value;
 }
 
 int
