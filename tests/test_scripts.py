@@ -7,6 +7,7 @@ network.
 
 import importlib.machinery
 import importlib.util
+import os
 import shutil
 import subprocess
 import sys
@@ -257,6 +258,38 @@ def test_apply_refuses_to_discard_unexported_work(repo):
     repo.run("apply", "--force")
     log = git(repo.tree, "log", "--format=%s").stdout.splitlines()
     assert log[0] == "Spell out five"
+
+
+def test_reapplying_keeps_the_times_of_unchanged_files(repo):
+    # Applying a changed series resets every file of the series; those it
+    # gives back unchanged keep their times, so make rebuilds only what the
+    # change affects.
+    make_series(repo)
+    genobject = repo.tree / "Objects" / "genobject.c"
+    awaitable = repo.tree / "Objects" / "awaitableobject.c"
+    object_c = repo.tree / "Objects" / "object.c"
+    old = 1_000_000_000 * 10**9
+    for path in (genobject, awaitable, object_c):
+        os.utime(path, ns=(old, old))
+    (repo.root / "Objects" / "awaitableobject.c").write_text("/* v2 */\n")
+    proc = repo.run("apply")
+    assert "1 of 3 files of the series changed" in proc.stderr
+    assert awaitable.read_text() == "/* v2 */\n"
+    assert awaitable.stat().st_mtime_ns > old
+    assert genobject.stat().st_mtime_ns == old
+    assert object_c.stat().st_mtime_ns == old
+
+
+def test_apply_force_discards_uncommitted_edits(repo):
+    make_series(repo)
+    (repo.tree / "Objects" / "object.c").write_text("edited\n")
+    (repo.root / "Objects" / "awaitableobject.c").write_text("/* v2 */\n")
+    proc = repo.run("apply", check=False)
+    assert proc.returncode == 1 and "--force" in proc.stderr
+    repo.run("apply", "--force")
+    assert "object thirty" in (repo.tree / "Objects" / "object.c").read_text()
+    assert (repo.tree / "Objects" / "awaitableobject.c").read_text() \
+        == "/* v2 */\n"
 
 
 def test_disabled_patch_is_skipped_and_kept(repo):
