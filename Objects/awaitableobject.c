@@ -30,6 +30,7 @@
    PyAwaitable library does: a callback is the continuation of its await, so
    what it queues runs before the steps queued after that await.  This is
    what lets PyAwaitable_AsyncWith() and PyAwaitable_AsyncFor() nest.
+   Records queued meanwhile by another thread go at the end.
 
    An exception that no error callback handles unwinds the queue: records
    are dropped up to the next pending __aexit__ step of an
@@ -49,6 +50,7 @@
 #include "pycore_object.h"        // _PyObject_GC_TRACK()
 #include "pycore_pyatomic_ft_wrappers.h"
 #include "pycore_pyerrors.h"      // _PyErr_ChainExceptions1()
+#include "pycore_pystate.h"       // _PyThreadState_GET()
 #include "pycore_warnings.h"      // _PyErr_WarnUnawaitedCoroutine()
 
 #include <stdarg.h>
@@ -106,8 +108,11 @@ typedef struct _PyAwaitableObject {
     Py_ssize_t aw_head;
     Py_ssize_t aw_count;
     Py_ssize_t aw_capacity;
-    /* Where records queued by a running callback go; -1: at the end. */
+    /* Where records queued by a running callback go; -1: at the end.
+       Only the thread driving the awaitable (aw_driver) queues there:
+       records queued from other threads go at the end. */
     Py_ssize_t aw_insert;
+    PyThreadState *aw_driver;
     PyObject **aw_values;
     Py_ssize_t aw_nvalues;
     Py_ssize_t aw_values_capacity;
@@ -219,7 +224,7 @@ queue_push_unless_cancelled(PyAwaitableObject *aw, awaitable_record *rec,
         res = queue_reserve(aw);
     }
     if (res == 0 && !dropped) {
-        if (aw->aw_insert >= 0) {
+        if (aw->aw_insert >= 0 && aw->aw_driver == _PyThreadState_GET()) {
             Py_ssize_t at = aw->aw_insert;
             memmove(aw->aw_records + at + 1, aw->aw_records + at,
                     (aw->aw_count - at) * sizeof(awaitable_record));
@@ -841,6 +846,7 @@ awaitable_enter(PyAwaitableObject *aw, int check_none_arg, PyObject *arg)
     else {
         FT_ATOMIC_STORE_UINT8_RELAXED(aw->aw_running, 1);
         FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_STARTED);
+        aw->aw_driver = _PyThreadState_GET();
     }
     Py_END_CRITICAL_SECTION();
     return res;
@@ -860,6 +866,7 @@ awaitable_leave(PyAwaitableObject *aw, PySendResult status)
         aw->aw_orphan = 0;
     }
     FT_ATOMIC_STORE_UINT8_RELAXED(aw->aw_running, 0);
+    aw->aw_driver = NULL;
     Py_END_CRITICAL_SECTION();
     Py_XDECREF(inner);
 }
@@ -1451,6 +1458,7 @@ PyAwaitable_New(void)
     aw->aw_count = 0;
     aw->aw_capacity = AW_INLINE_RECORDS;
     aw->aw_insert = -1;
+    aw->aw_driver = NULL;
     aw->aw_values = aw->aw_inline_values;
     aw->aw_nvalues = 0;
     aw->aw_values_capacity = AW_INLINE_VALUES;

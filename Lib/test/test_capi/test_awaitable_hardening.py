@@ -833,13 +833,32 @@ class StressTests(unittest.TestCase):
                 finally:
                     stop.set()
                     t.join()
-                # No step lost or run twice.  (The order is not the order
-                # of queueing: a step queued while the driving thread runs
-                # a callback goes right after that callback's step, as if
-                # the callback had queued it.)
-                self.assertEqual(len(ran), len(queued))
-                self.assertEqual(set(ran), set(queued))
+                # No step lost or run twice, and steps queued from another
+                # thread run in the order they were queued (at the end of
+                # the queue, even while the driving thread runs a
+                # callback).
+                self.assertEqual(ran, queued)
         self.run_threads(target, n=2)
+
+    def test_queueing_from_another_thread_during_a_callback(self):
+        # A step that another thread queues while the driving thread runs
+        # a callback goes at the end of the queue; only what the callback
+        # queues itself goes right after its step.
+        aw = new()
+        log = []
+        def other_thread():
+            add_await(aw, value('other'), lambda aw, r: log.append(r) or 0)
+        def first(aw, r):
+            log.append(r)
+            t = threading.Thread(target=other_thread)
+            t.start()
+            t.join()
+            add_await(aw, value('nested'), lambda aw, r: log.append(r) or 0)
+            return 0
+        add_await(aw, value('first'), first)
+        add_await(aw, value('second'), lambda aw, r: log.append(r) or 0)
+        run(aw)
+        self.assertEqual(log, ['first', 'nested', 'second', 'other'])
 
     def test_concurrent_drivers(self):
         # Threads race to drive shared awaitables: exactly one drives each
