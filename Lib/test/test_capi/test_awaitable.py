@@ -686,6 +686,34 @@ class AsyncWithTests(unittest.TestCase):
         run(aw)
         self.assertEqual(log, ['enter', 'inner', ('exit', None), 'after'])
 
+    def test_cancel_in_body(self):
+        # Cancelled from the body callback: the body's steps are dropped,
+        # __aexit__ is still awaited (as in the PyAwaitable library).
+        aw = new()
+        log = []
+        def body(aw, res):
+            add_await(aw, value('inner'), lambda aw, r: log.append(r) or 0)
+            _testcapi.awaitable_cancel(aw)
+            return 0
+        _testcapi.awaitable_async_with(aw, Manager(log), slot(aw, body))
+        add_await(aw, value('after'), lambda aw, r: log.append(r) or 0)
+        run(aw)
+        self.assertEqual(log, ['enter', ('exit', None)])
+
+        # Cancelled from a step of the body: __aexit__ is dropped too.
+        aw = new()
+        log = []
+        def step(aw, r):
+            log.append(r)
+            _testcapi.awaitable_cancel(aw)
+            return 0
+        def body(aw, res):
+            add_await(aw, value('inner'), step)
+            return 0
+        _testcapi.awaitable_async_with(aw, Manager(log), slot(aw, body))
+        run(aw)
+        self.assertEqual(log, ['enter', 'inner'])
+
     def test_body_failure_reaches_aexit(self):
         for code in (-1, -2):
             with self.subTest(code=code):
