@@ -272,6 +272,24 @@ queue_drop(PyAwaitableObject *aw)
     }
 }
 
+/* Drop the records that the running callback queued, records[head:insert],
+   as an exception in the body of `async with` skips the rest of the
+   body. */
+static void
+queue_drop_queued_by_callback(PyAwaitableObject *aw)
+{
+    Py_BEGIN_CRITICAL_SECTION(aw);
+    while (aw->aw_insert > aw->aw_head) {
+        Py_ssize_t at = --aw->aw_insert;
+        awaitable_record rec = aw->aw_records[at];
+        memmove(aw->aw_records + at, aw->aw_records + at + 1,
+                (aw->aw_count - at - 1) * sizeof(awaitable_record));
+        aw->aw_count--;
+        record_clear(&rec);
+    }
+    Py_END_CRITICAL_SECTION();
+}
+
 static inline void
 queue_clear(PyAwaitableObject *aw)
 {
@@ -395,8 +413,10 @@ record_complete(PyAwaitableObject *aw, awaitable_record *rec,
             res = push_with_exit(aw, rec->ar_ctx, NULL, rec->ar_error);
         }
         else {
-            /* The body failed: __aexit__ gets the exception whatever the
-               return code; -2 still skips the error callback after it. */
+            /* The body failed: what it queued does not run, __aexit__
+               gets the exception whatever the return code; -2 still skips
+               the error callback after it. */
+            queue_drop_queued_by_callback(aw);
             res = push_with_exit(aw, rec->ar_ctx, PyErr_GetRaisedException(),
                                  res == -1 ? rec->ar_error : NULL);
         }

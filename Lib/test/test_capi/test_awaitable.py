@@ -725,6 +725,27 @@ class AsyncWithTests(unittest.TestCase):
                     run(aw)
                 self.assertEqual(log, ['enter', ('exit', KeyError)])
 
+    def test_body_failure_drops_what_the_body_queued(self):
+        # The steps that a failing body callback queued are the rest of
+        # the body: they do not run, and __aexit__ gets the exception.
+        for code in (-1, -2):
+            with self.subTest(code=code):
+                aw = new()
+                log = []
+                class Step:
+                    def __await__(self):
+                        log.append('step')
+                        raise OSError('step')
+                        yield
+                def body(aw, res):
+                    add_await(aw, Step())
+                    return code, KeyError('body')
+                _testcapi.awaitable_async_with(aw, Manager(log),
+                                               slot(aw, body))
+                with self.assertRaises(KeyError):
+                    run(aw)
+                self.assertEqual(log, ['enter', ('exit', KeyError)])
+
     def test_body_failure_to_error_callback(self):
         aw = new()
         log = []

@@ -1,17 +1,20 @@
 """Model-based fuzzing of the awaitable object protocol.
 
 Model is a pure-Python reference model of what Doc/c-api/awaitable.rst
-says an awaitable object does: its queue of steps (awaits and deferred
-calls), the callbacks and their return codes, the result, send(), throw()
-and close() at any point, PyAwaitable_Cancel() from a callback or from
-outside, and release.  A program (the steps queued before the first send,
-each with the behaviour of its awaited object and of its callbacks, which
-may queue further steps, set the result or cancel) and a driver (the
-actions done on the awaitable from outside) are run against the C
-implementation, through the _testcapi helpers, and against the model; every
-observable outcome is compared: the events (which awaited object started,
+says an awaitable object does: its queue of steps (awaits, deferred
+calls, PyAwaitable_AsyncWith() and PyAwaitable_AsyncFor()), the callbacks
+and their return codes, the unwinding of an exception to the next pending
+__aexit__, the result, send(), throw() and close() at any point,
+PyAwaitable_Cancel() from a callback or from outside, and release.  A
+program (the steps queued before the first send, each with the behaviour
+of its awaited objects and of its callbacks, which may queue further
+steps, set the result or cancel) and a driver (the actions done on the
+awaitable from outside) are run against the C implementation, through
+the _testcapi helpers, and against the model; every observable outcome
+is compared: the events (which awaited object started,
 resumed with which value, got which exception, was closed; which callback
-ran with what), what each action returned, yielded or raised, whether the
+ran with what; which __aenter__, __aexit__ and __aiter__ were called with
+what), what each action returned, yielded or raised, whether the
 awaitable is suspended after it, and whether its release warned.
 
 With the stubs of test.support.hypothesis_helper, only the @example cases
@@ -65,8 +68,20 @@ def settings(f):
 #       on_result = None | (code, body)   code in RESULT_CODES
 #       on_error = None | (code, body)    code in ERROR_CODES
 #   ('defer', code, body)                 code in DEFER_CODES
+#   ('with', enter_call, enter, exit, on_body, on_error)
+#       async with: enter_call is 'ok', or 'raise' if __aenter__() raises
+#       when called (at queue time); enter and exit are inners for the
+#       objects __aenter__() and __aexit__() return (the result of exit
+#       is what __aexit__ returns: true suppresses); on_body is called
+#       like on_result with the value of __aenter__.
+#   ('for', items, on_item, on_error)
+#       async for: items is a list of inners, one per __anext__() call
+#       (outcome ('stop',) raises StopAsyncIteration); past them,
+#       __anext__() stops at once; on_item is called like on_result with
+#       each item.
 # A body is a list of actions: ('queue', step), ('set_result', value) or
-# ('cancel',), done in order before the callback returns its code.
+# ('cancel',), done in order before the callback returns its code; a
+# failure to queue (__aenter__ raising) is logged and the body goes on.
 # A driver is a list of actions done from outside: ('send', value),
 # ('throw',), ('throw-exit',), ('close',), ('cancel',), ('set_result',
 # value) or ('queue', step); then, if drain, send(None) until the
@@ -78,6 +93,9 @@ RESULT_CODES = (0, -1, -2, 'raise', '-1-noexc', '0-exc')
 # '-1-exc': -1 with an exception set (discarded); '-2-noexc': -2 without.
 ERROR_CODES = (0, -1, -2, '-1-exc', '-2-noexc', '0-exc')
 DEFER_CODES = (0, 'raise', '-1-noexc')
+# What __anext__() returns once the items are exhausted.
+STOP = (0, ('stop',), 'propagate', None)
+SEND = ('send', None)
 # The C helpers have callbacks for slots 0 to 7: 0 is the result
 # dispatcher, 1 the error dispatcher, 2 to 7 one per deferred step.
 MAX_DEFERS = 6
@@ -105,14 +123,21 @@ def describe(exc, depth=1):
 class Step:
     """A step of a program, numbered (sid) in the order of the tree."""
     def __init__(self, sid, kind, inner=None, on_result=None, on_error=None,
-                 code=None, body=()):
+                 code=None, body=(), enter_call='ok', enter=None, exit=None,
+                 items=()):
         self.sid = sid
         self.kind = kind
         self.inner = inner
+        # For 'with' and 'for' steps, on_result is the body or item
+        # callback.
         self.on_result = on_result
         self.on_error = on_error
         self.code = code
         self.body = body
+        self.enter_call = enter_call
+        self.enter = enter
+        self.exit = exit
+        self.items = items
 
 
 class Counter:
@@ -131,11 +156,28 @@ def normalize_body(body, counter):
     return out
 
 
+def normalize_callback(callback, counter):
+    if callback is None:
+        return None
+    return (callback[0], normalize_body(callback[1], counter))
+
+
 def normalize_step(step, counter):
     """Number the steps and turn deferred steps past MAX_DEFERS (there are
     not enough C callbacks) into awaits with the same behaviour."""
     counter.sid += 1
     sid = counter.sid
+    if step[0] == 'with':
+        _, enter_call, enter, exit, on_body, on_error = step
+        return Step(sid, 'with', enter_call=enter_call, enter=enter,
+                    exit=exit,
+                    on_result=normalize_callback(on_body, counter),
+                    on_error=normalize_callback(on_error, counter))
+    if step[0] == 'for':
+        _, items, on_item, on_error = step
+        return Step(sid, 'for', items=tuple(items),
+                    on_result=normalize_callback(on_item, counter),
+                    on_error=normalize_callback(on_error, counter))
     if step[0] == 'defer' and counter.defers < MAX_DEFERS:
         counter.defers += 1
         _, code, body = step
@@ -147,12 +189,9 @@ def normalize_step(step, counter):
         step = ('await', (0, ('return', None), 'propagate', None),
                 (code, body), None)
     _, inner, on_result, on_error = step
-    if on_result is not None:
-        on_result = (on_result[0], normalize_body(on_result[1], counter))
-    if on_error is not None:
-        on_error = (on_error[0], normalize_body(on_error[1], counter))
-    return Step(sid, 'await', inner=inner, on_result=on_result,
-                on_error=on_error)
+    return Step(sid, 'await', inner=inner,
+                on_result=normalize_callback(on_result, counter),
+                on_error=normalize_callback(on_error, counter))
 
 
 def normalize(program, driver):
@@ -166,41 +205,93 @@ def normalize(program, driver):
 # --- The C implementation, driven ----------------------------------------
 
 class RealInner:
-    """The awaited object of an await step; logs what happens to it."""
+    """An awaited object: that of an await step, or what __aenter__(),
+    __aexit__() or __anext__() of a 'with' or 'for' step returns.  It logs
+    what happens to it under key (the sid of an await step; a tuple for
+    the others), and makes its step the current one whenever it runs."""
+    def __init__(self, world, sid, key, inner):
+        self.world = world
+        self.sid = sid
+        self.key = key
+        self.inner = inner
+
+    def __await__(self):
+        key = self.key
+        self.world.current = self.sid
+        self.world.log.append(('start', key))
+        suspensions, outcome, on_throw, at_start = self.inner
+        if at_start == 'cancel':
+            _testcapi.awaitable_cancel(self.world.aw)
+        if outcome[0] == 'start-raise':
+            raise Boom(key, 'start')
+        return self.gen(key, suspensions, outcome, on_throw)
+
+    def gen(self, key, suspensions, outcome, on_throw):
+        log = self.world.log
+        for i in range(suspensions):
+            try:
+                sent = yield ('y', key, i)
+            except GeneratorExit:
+                log.append(('closed', key))
+                raise
+            except BaseException as exc:
+                self.world.current = self.sid
+                log.append(('thrown', key, describe(exc)))
+                if on_throw == 'return':
+                    return ('caught', key)
+                raise
+            self.world.current = self.sid
+            log.append(('resume', key, sent))
+        if outcome[0] == 'raise':
+            raise Boom(key, 'inner')
+        if outcome[0] == 'stop':
+            raise StopAsyncIteration
+        return outcome[1]
+
+
+class RealManager:
+    """The context manager of a 'with' step.  Its methods do not change
+    the current step: __aenter__() is called when the step is queued,
+    maybe by the callback of another step."""
     def __init__(self, world, step):
         self.world = world
         self.step = step
 
-    def __await__(self):
+    def __aenter__(self):
         sid = self.step.sid
-        self.world.current = sid
-        self.world.log.append(('start', sid))
-        suspensions, outcome, on_throw, at_start = self.step.inner
-        if at_start == 'cancel':
-            _testcapi.awaitable_cancel(self.world.aw)
-        if outcome[0] == 'start-raise':
-            raise Boom(sid, 'start')
-        return self.gen(sid, suspensions, outcome, on_throw)
+        self.world.log.append(('aenter', sid))
+        if self.step.enter_call == 'raise':
+            raise Boom(sid, 'aenter')
+        return RealInner(self.world, sid, (sid, 'enter'), self.step.enter)
 
-    def gen(self, sid, suspensions, outcome, on_throw):
-        log = self.world.log
-        for i in range(suspensions):
-            try:
-                sent = yield ('y', sid, i)
-            except GeneratorExit:
-                log.append(('closed', sid))
-                raise
-            except BaseException as exc:
-                self.world.current = sid
-                log.append(('thrown', sid, describe(exc)))
-                if on_throw == 'return':
-                    return ('caught', sid)
-                raise
-            self.world.current = sid
-            log.append(('resume', sid, sent))
-        if outcome[0] == 'raise':
-            raise Boom(sid, 'inner')
-        return outcome[1]
+    def __aexit__(self, typ, exc, tb):
+        sid = self.step.sid
+        if exc is None:
+            self.world.log.append(('aexit', sid, typ, tb))
+        else:
+            self.world.log.append(('aexit', sid, typ.__name__, describe(exc),
+                                   tb is exc.__traceback__))
+        return RealInner(self.world, sid, (sid, 'exit'), self.step.exit)
+
+
+class RealIterator:
+    """The asynchronous iterator of a 'for' step."""
+    def __init__(self, world, step):
+        self.world = world
+        self.step = step
+        self.index = 0
+
+    def __aiter__(self):
+        self.world.log.append(('aiter', self.step.sid))
+        return self
+
+    def __anext__(self):
+        sid = self.step.sid
+        i = self.index
+        self.index += 1
+        items = self.step.items
+        inner = items[i] if i < len(items) else STOP
+        return RealInner(self.world, sid, (sid, 'next', i), inner)
 
 
 class RealWorld:
@@ -214,25 +305,41 @@ class RealWorld:
         for _ in range(MAX_DEFERS):
             _testcapi.awaitable_save_values(aw, 0)   # placeholders
         self.next_defer_slot = 2
+        self.defer_slots = {}    # sid -> slot: a step may be queued again
 
     def queue(self, step):
         self.steps[step.sid] = step
+        slots = (0 if step.on_result is not None else -1,
+                 1 if step.on_error is not None else -1)
         if step.kind == 'defer':
-            slot = self.next_defer_slot
-            self.next_defer_slot += 1
-            _testcapi.awaitable_set_value(
-                self.aw, slot, lambda aw: self.on_defer(step))
+            slot = self.defer_slots.get(step.sid)
+            if slot is None:
+                slot = self.defer_slots[step.sid] = self.next_defer_slot
+                self.next_defer_slot += 1
+                _testcapi.awaitable_set_value(
+                    self.aw, slot, lambda aw: self.on_defer(step))
             _testcapi.awaitable_defer_await(self.aw, slot)
+        elif step.kind == 'with':
+            _testcapi.awaitable_async_with(
+                self.aw, RealManager(self, step), *slots)
+        elif step.kind == 'for':
+            _testcapi.awaitable_async_for(
+                self.aw, RealIterator(self, step), *slots)
         else:
             _testcapi.awaitable_add_await(
-                self.aw, RealInner(self, step),
-                0 if step.on_result is not None else -1,
-                1 if step.on_error is not None else -1)
+                self.aw, RealInner(self, step.sid, step.sid, step.inner),
+                *slots)
+
+    def try_queue(self, step):
+        try:
+            self.queue(step)
+        except Exception as exc:
+            self.log.append(('queue_failed', describe(exc)))
 
     def do_body(self, body):
         for action in body:
             if action[0] == 'queue':
-                self.queue(action[1])
+                self.try_queue(action[1])
             elif action[0] == 'set_result':
                 _testcapi.awaitable_set_result(self.aw, action[1])
             elif action[0] == 'cancel':
@@ -328,7 +435,7 @@ class RealWorld:
 def run_real(program, driver, drain):
     world = RealWorld()
     for step in program:
-        world.queue(step)
+        world.try_queue(step)
     outcomes = []
     for action in driver:
         outcomes.append((action[0], world.act(action), world.suspended()))
@@ -357,44 +464,64 @@ def model_exc(exc, context=None):
 
 class ModelInner:
     """The model of RealInner's generator."""
-    def __init__(self, model, step, orphan=False):
+    def __init__(self, model, rec, key, inner, orphan=False):
         self.model = model
-        self.step = step
+        self.rec = rec
+        self.key = key
+        self.inner = inner
         self.orphan = orphan
         self.i = 0
         self.started = False
 
     def _finish(self):
-        suspensions, outcome, on_throw, at_start = self.step.inner
+        suspensions, outcome, on_throw, at_start = self.inner
         if outcome[0] == 'raise':
-            return ('error', Boom(self.step.sid, 'inner'))
+            return ('error', Boom(self.key, 'inner'))
+        if outcome[0] == 'stop':
+            return ('error', StopAsyncIteration())
         return ('return', outcome[1])
 
     def send(self, value):
-        suspensions = self.step.inner[0]
+        suspensions = self.inner[0]
         if self.started:
-            self.model.log.append(('resume', self.step.sid, value))
+            self.model.log.append(('resume', self.key, value))
             self.i += 1
         self.started = True
         if self.i < suspensions:
-            return ('next', ('y', self.step.sid, self.i))
+            return ('next', ('y', self.key, self.i))
         return self._finish()
 
     def throw(self, exc):
-        sid = self.step.sid
         if isinstance(exc, GeneratorExit):
             # throw_inner() calls close(), then raises GeneratorExit.
             self.close()
             return ('error', exc)
-        self.model.log.append(('thrown', sid, describe(exc)))
-        if self.step.inner[2] == 'return':
-            return ('return', ('caught', sid))
+        self.model.log.append(('thrown', self.key, describe(exc)))
+        if self.inner[2] == 'return':
+            return ('return', ('caught', self.key))
         return ('error', exc)
 
     def close(self):
         # Started (always: a send follows the start at once) and
         # suspended: GeneratorExit reaches the yield.
-        self.model.log.append(('closed', self.step.sid))
+        self.model.log.append(('closed', self.key))
+
+
+class Record:
+    """A record of the model's queue: an 'await' or 'defer' step, or the
+    await of __aenter__() ('enter'), of __aexit__() ('exit') or of
+    __anext__() ('next') of a 'with' or 'for' step."""
+    def __init__(self, kind, step, exc=None, err=True, iterator=None):
+        self.kind = kind
+        self.step = step
+        # 'exit': the exception for __aexit__ (None: a normal exit, which
+        # an unwinding exception can still reach), and whether the error
+        # callback of the step applies after it.
+        self.exc = exc
+        self.err = err
+        # 'next': [index of the next __anext__() call], shared by the
+        # records of one loop.
+        self.iterator = iterator
 
 
 class Model:
@@ -403,24 +530,38 @@ class Model:
         self.state = 'created'
         self.queue_ = []
         self.insert = None       # None: append; else index in queue_
-        self.inner = None        # ModelInner of the head step
+        self.inner = None        # ModelInner of the head record
         self.result = None
-        self.cancelled = False
+        self.cancels = 0
 
     # The C API
 
     def queue(self, step):
+        if step.kind == 'with':
+            # __aenter__() is called first, even if queueing then fails.
+            self.log.append(('aenter', step.sid))
+            if step.enter_call == 'raise':
+                return Failure(Boom(step.sid, 'aenter'))
+            rec = Record('enter', step)
+        elif step.kind == 'for':
+            self.log.append(('aiter', step.sid))
+            rec = Record('next', step, iterator=[0])
+        else:
+            rec = Record(step.kind, step)
+        return self.push(rec)
+
+    def push(self, rec):
         if self.state == 'finished':
             return Failure(RuntimeError())
         if self.insert is None:
-            self.queue_.append(step)
+            self.queue_.append(rec)
         else:
-            self.queue_.insert(self.insert, step)
+            self.queue_.insert(self.insert, rec)
             self.insert += 1
         return None
 
     def cancel(self):
-        self.cancelled = True
+        self.cancels += 1
         inner, self.inner = self.inner, None
         self.queue_.clear()
         self.insert = None
@@ -430,15 +571,18 @@ class Model:
     def do_body(self, body):
         for action in body:
             if action[0] == 'queue':
-                self.queue(action[1])
+                failure = self.queue(action[1])
+                if failure is not None:
+                    self.log.append(('queue_failed', describe(failure.exc)))
             elif action[0] == 'set_result':
                 self.result = action[1]
             elif action[0] == 'cancel':
                 self.cancel()
 
-    # Callbacks: each returns None (go on) or the exception to raise.
+    # Callbacks
 
     def error_callback(self, step, exc):
+        """Return None (handled: go on) or the exception to raise."""
         if step.on_error is None:
             return exc
         self.log.append(('error_cb', step.sid, describe(exc)))
@@ -455,24 +599,73 @@ class Model:
         assert code == '0-exc'
         return model_exc(SystemError())
 
-    def complete(self, step, status, value):
-        if status == 'error':
-            return self.error_callback(step, value)
+    def result_callback(self, step, value):
+        """Return (0, None), or (-1, exc) to go to the error callback, or
+        (-2, exc) to skip it, as call_result_callback() does."""
         if step.on_result is None:
-            return None
+            return 0, None
         self.log.append(('result_cb', step.sid, value))
         code, body = step.on_result
         self.do_body(body)
         if code == 0:
-            return None
+            return 0, None
         if code in (-1, 'raise'):
-            return self.error_callback(step, Boom(step.sid, 'result_cb'))
+            return -1, Boom(step.sid, 'result_cb')
         if code == -2:
-            return Boom(step.sid, 'result_cb')
+            return -2, Boom(step.sid, 'result_cb')
         if code == '-1-noexc':
-            return self.error_callback(step, model_exc(SystemError()))
+            return -1, model_exc(SystemError())
         assert code == '0-exc'
-        return model_exc(SystemError())
+        return -2, model_exc(SystemError())
+
+    def complete(self, rec, status, value):
+        """The await of rec (popped) completed: run its callbacks.  Return
+        None (go on) or the exception that escapes them."""
+        step = rec.step
+        if rec.kind == 'await':
+            if status == 'error':
+                return self.error_callback(step, value)
+            res, exc = self.result_callback(step, value)
+            if res == -1:
+                return self.error_callback(step, exc)
+            return exc
+        if rec.kind == 'enter':
+            if status == 'error':
+                # No __aexit__.
+                return self.error_callback(step, value)
+            # The body callback; __aexit__ comes after what it queued,
+            # with its exception if it failed (then what it queued is
+            # dropped, and the error callback applies after __aexit__
+            # unless it returned -2).  Cancelling does not drop it: it is
+            # queued after.
+            res, exc = self.result_callback(step, value)
+            if res != 0 and self.insert is not None:
+                del self.queue_[:self.insert]
+                self.insert = 0
+            self.push(Record('exit', step, exc=exc, err=res != -2))
+            return None
+        if rec.kind == 'exit':
+            if status == 'error':
+                return self.error_callback(step, value) if rec.err else value
+            if rec.exc is None or value:
+                return None      # normal exit, or suppressed
+            return self.error_callback(step, rec.exc) if rec.err else rec.exc
+        assert rec.kind == 'next'
+        if status == 'error':
+            if isinstance(value, StopAsyncIteration):
+                return None      # the loop ends
+            return self.error_callback(step, value)
+        cancels = self.cancels
+        res, exc = self.result_callback(step, value)
+        if res == 0:
+            # The next __anext__() after what the item callback queued,
+            # unless it cancelled the awaitable: that ends the loop.
+            if self.cancels == cancels:
+                self.push(Record('next', step, iterator=rec.iterator))
+            return None
+        if res == -1:
+            return self.error_callback(step, exc)
+        return exc
 
     def run_defer(self, step):
         self.log.append(('defer', step.sid))
@@ -482,6 +675,28 @@ class Model:
         if step.code == '-1-noexc':
             return model_exc(SystemError())
         return None
+
+    def start(self, rec):
+        """The key and the inner of the await of rec, starting."""
+        step = rec.step
+        if rec.kind == 'await':
+            return step.sid, step.inner
+        if rec.kind == 'enter':
+            return (step.sid, 'enter'), step.enter
+        if rec.kind == 'exit':
+            # __aexit__() is called when its step starts.
+            exc = rec.exc
+            if exc is None:
+                self.log.append(('aexit', step.sid, None, None))
+            else:
+                self.log.append(('aexit', step.sid, type(exc).__name__,
+                                 describe(exc), True))
+            return (step.sid, 'exit'), step.exit
+        assert rec.kind == 'next'
+        i = rec.iterator[0]
+        rec.iterator[0] += 1
+        inner = step.items[i] if i < len(step.items) else STOP
+        return (step.sid, 'next', i), inner
 
     def run(self, arg, exc):
         """awaitable_run(): ('yield', v), ('return', v) or ('raise', e)."""
@@ -497,60 +712,64 @@ class Model:
                 if status == 'next':
                     return ('yield', value)
                 self.inner = None
+                arg = None
                 if inner.orphan:
                     # Its step was dropped by a cancellation in __await__:
-                    # no callback; the result is dropped.
+                    # no callback; the result is dropped, an exception
+                    # unwinds.
                     if status == 'error':
-                        self.queue_.clear()
-                        self.state = 'finished'
-                        return ('raise', value)
-                    arg = None
-                    continue
-                step = self.queue_.pop(0)
-                assert step is inner.step
-                self.insert = 0
-                error = self.complete(step, status, value)
-                self.insert = None
-                arg = None
+                        error = value
+                else:
+                    rec = self.queue_.pop(0)
+                    assert rec is inner.rec
+                    self.insert = 0
+                    error = self.complete(rec, status, value)
+                    self.insert = None
             elif exc is not None:
                 error = exc
             elif not self.queue_:
                 self.state = 'finished'
                 return ('return', self.result)
             elif self.queue_[0].kind == 'defer':
-                step = self.queue_.pop(0)
+                rec = self.queue_.pop(0)
                 self.insert = 0
-                error = self.run_defer(step)
+                error = self.run_defer(rec.step)
                 self.insert = None
             else:
-                step = self.queue_[0]
-                self.log.append(('start', step.sid))
-                orphan = step.inner[3] == 'cancel'
+                rec = self.queue_[0]
+                key, inner = self.start(rec)
+                self.log.append(('start', key))
+                orphan = inner[3] == 'cancel'
                 if orphan:
                     # PyAwaitable_Cancel() from __await__ drops the step
                     # being started; the iterator __await__ returns is
                     # still awaited (and its result dropped).
                     self.cancel()
-                if step.inner[1][0] == 'start-raise':
+                if inner[1][0] == 'start-raise':
                     # Not generated with at_start='cancel', which the model
                     # does not cover (CancelRegressionTests in
                     # test_awaitable_hardening do).
                     assert not orphan
                     self.queue_.pop(0)
                     self.insert = 0
-                    error = self.complete(step, 'error',
-                                          Boom(step.sid, 'start'))
+                    error = self.complete(rec, 'error', Boom(key, 'start'))
                     self.insert = None
                 else:
-                    self.inner = ModelInner(self, step, orphan)
+                    self.inner = ModelInner(self, rec, key, inner, orphan)
                     arg = None
                     continue
             if error is not None:
-                # No AsyncWith step in the model: the unwinding drops
-                # every pending step.
-                self.queue_.clear()
-                self.state = 'finished'
-                return ('raise', error)
+                # Unwind: drop the pending records up to the next pending
+                # __aexit__ (one without an exception yet), which gets it.
+                while self.queue_:
+                    rec = self.queue_[0]
+                    if rec.kind == 'exit' and rec.exc is None:
+                        rec.exc = error
+                        break
+                    self.queue_.pop(0)
+                else:
+                    self.state = 'finished'
+                    return ('raise', error)
 
     # Python-level methods
 
@@ -602,7 +821,7 @@ class Model:
 
     def release(self):
         warned = []
-        if self.state == 'created' and not self.cancelled:
+        if self.state == 'created' and not self.cancels:
             warned.append('RuntimeWarning')
         elif self.inner is not None:
             self.inner.close()
@@ -612,7 +831,9 @@ class Model:
 def run_model(program, driver, drain):
     model = Model()
     for step in program:
-        model.queue(step)
+        failure = model.queue(step)
+        if failure is not None:
+            model.log.append(('queue_failed', describe(failure.exc)))
     outcomes = []
     for action in driver:
         outcomes.append((action[0], model.act(action), model.suspended()))
@@ -631,6 +852,8 @@ def run_model(program, driver, drain):
 values = st.one_of(st.none(), st.integers(-3, 3), st.sampled_from('ab'))
 # PyAwaitable_SetResult() refuses NULL, which the helper makes of None.
 results = st.one_of(st.integers(-3, 3), st.sampled_from('ab'))
+
+
 def no_cancel_then_start_raise(inner):
     # Cancelling in __await__, then raising, is not in the model (see
     # test_cancel_from_dunder_await_then_raise instead): not generated.
@@ -648,7 +871,28 @@ inner_strategy = st.tuples(
 ).map(no_cancel_then_start_raise)
 
 
-def steps_with(children):
+def cm_inner(outcome):
+    # The objects of 'with' and 'for' steps do not cancel from __await__.
+    return st.tuples(st.integers(0, 2), outcome,
+                     st.sampled_from(['propagate', 'return']), st.just(None))
+
+
+# Mostly returning, so that most bodies run.
+returning = st.tuples(st.just('return'), values)
+raising = st.sampled_from([('raise',), ('start-raise',)])
+enter_strategy = cm_inner(st.one_of(returning, returning, raising))
+# What __aexit__ returns: true suppresses.
+exit_strategy = cm_inner(st.one_of(
+    st.tuples(st.just('return'), st.one_of(st.booleans(), values)),
+    raising))
+item_strategy = cm_inner(st.one_of(returning, returning, returning, raising,
+                                   st.just(('stop',))))
+# Body and item callbacks: mostly succeeding (a failing body callback
+# queues nothing, see below).
+BODY_CODES = (0,) * len(RESULT_CODES) + RESULT_CODES
+
+
+def steps_with(children, kinds=('await', 'defer', 'with', 'for')):
     action = st.one_of(st.tuples(st.just('set_result'), results),
                        st.just(('cancel',)))
     if children is not None:
@@ -658,9 +902,20 @@ def steps_with(children):
                           st.tuples(st.sampled_from(RESULT_CODES), body))
     on_error = st.one_of(st.none(),
                          st.tuples(st.sampled_from(ERROR_CODES), body))
-    return st.one_of(
-        st.tuples(st.just('await'), inner_strategy, on_result, on_error),
-        st.tuples(st.just('defer'), st.sampled_from(DEFER_CODES), body))
+    on_body = st.one_of(st.none(),
+                        st.tuples(st.sampled_from(BODY_CODES), body))
+    strategies = {
+        'await': st.tuples(st.just('await'), inner_strategy, on_result,
+                           on_error),
+        'defer': st.tuples(st.just('defer'), st.sampled_from(DEFER_CODES),
+                           body),
+        'with': st.tuples(st.just('with'),
+                          st.sampled_from(['ok', 'ok', 'ok', 'raise']),
+                          enter_strategy, exit_strategy, on_body, on_error),
+        'for': st.tuples(st.just('for'), st.lists(item_strategy, max_size=3),
+                         on_body, on_error),
+    }
+    return st.one_of(*[strategies[kind] for kind in kinds])
 
 
 step_strategy = st.recursive(steps_with(None), steps_with, max_leaves=8)
@@ -672,6 +927,18 @@ driver_strategy = st.lists(
               st.tuples(st.just('set_result'), results),
               st.tuples(st.just('queue'), step_strategy)),
     max_size=6)
+# Programs that start with 'with' and 'for' steps (whose callbacks queue
+# any steps), run by a driver that mostly sends: most of them run deep
+# into the nesting.
+cm_program_strategy = st.lists(
+    steps_with(step_strategy, kinds=('with', 'for')), min_size=1,
+    max_size=3)
+cm_driver_strategy = st.lists(
+    st.one_of(st.just(SEND), st.just(SEND), st.just(SEND),
+              st.just(('throw',)), st.just(('throw-exit',)),
+              st.just(('close',)), st.just(('cancel',)),
+              st.tuples(st.just('queue'), step_strategy)),
+    max_size=5)
 
 
 # Building blocks of the examples.
@@ -686,9 +953,14 @@ def has_cancelling_start(steps):
         if step[0] == 'await':
             if step[1][3] == 'cancel':
                 return True
-            bodies = [cb[1] for cb in step[2:] if cb is not None]
+            callbacks = step[2:]
+        elif step[0] == 'with':
+            callbacks = step[4:]
+        elif step[0] == 'for':
+            callbacks = step[2:]
         else:
-            bodies = [step[2]]
+            callbacks = [(None, step[2])]
+        bodies = [cb[1] for cb in callbacks if cb is not None]
         for body in bodies:
             if has_cancelling_start([a[1] for a in body if a[0] == 'queue']):
                 return True
@@ -699,7 +971,18 @@ def DEFER(code=0, body=()):
     return ('defer', code, list(body))
 
 
-SEND = ('send', None)
+def INNER(suspensions=0, outcome=('return', None), on_throw='propagate'):
+    return (suspensions, outcome, on_throw, None)
+
+
+def WITH(enter=INNER(1, ('return', 'v')), exit=INNER(1, ('return', False)),
+         on_body=None, on_error=None, enter_call='ok'):
+    return ('with', enter_call, enter, exit, on_body, on_error)
+
+
+def FOR(items=(INNER(1, ('return', 0)), INNER(0, ('return', 1))),
+        on_item=None, on_error=None):
+    return ('for', list(items), on_item, on_error)
 
 
 class ModelTests(unittest.TestCase):
@@ -780,6 +1063,76 @@ class ModelTests(unittest.TestCase):
     @example(program=[], driver=[SEND, ('queue', DEFER()), ('throw',),
                                  ('set_result', 1), SEND], drain=True)
     def test_protocol(self, program, driver, drain):
+        self.check(program, driver, drain)
+
+    @settings
+    @given(program=cm_program_strategy, driver=cm_driver_strategy,
+           drain=st.just(True))
+    # async with: the body runs between __aenter__ and __aexit__, before
+    # the steps queued after it.
+    @example(program=[WITH(on_body=(0, [
+                          ('queue', AWAIT(1, on_result=(0, []))),
+                          ('set_result', 'w')])),
+                      AWAIT(0, on_result=(0, []))],
+             driver=[], drain=True)
+    # A failing body callback: __aexit__ gets the exception, then the
+    # error callback (not after -2 and '0-exc': __aexit__ suppresses).
+    @example(program=[WITH(exit=INNER(1, ('return', code in (-2, '0-exc'))),
+                           on_body=(code, []), on_error=(0, []))
+                      for code in RESULT_CODES],
+             driver=[], drain=True)
+    @example(program=[WITH(on_body=(-2, []), on_error=(0, [])), AWAIT(0)],
+             driver=[], drain=True)
+    # An exception of the body unwinds to __aexit__, which suppresses it.
+    @example(program=[WITH(exit=INNER(0, ('return', True)), on_body=(0, [
+                          ('queue', AWAIT(0, ('raise',))),
+                          ('queue', AWAIT(0, on_result=(0, [])))])),
+                      AWAIT(0, on_result=(0, [('set_result', 'after')]))],
+             driver=[], drain=True)
+    # __aenter__ failing when called, when awaited, at __await__: no
+    # __aexit__.
+    @example(program=[WITH(enter=INNER(1, ('raise',)), on_body=(0, []),
+                           on_error=(0, [])),
+                      WITH(enter_call='raise'),
+                      WITH(enter=INNER(0, ('start-raise',)),
+                           on_error=(-1, []))],
+             driver=[SEND, ('queue', WITH(enter_call='raise'))],
+             drain=True)
+    # Cancel from the body callback still awaits __aexit__.
+    @example(program=[WITH(on_body=(0, [('cancel',), ('set_result', 'c')])),
+                      AWAIT(0)],
+             driver=[], drain=True)
+    # Throw into the body, then into __aexit__; close in __aexit__.
+    @example(program=[WITH(exit=INNER(2, ('return', None)), on_body=(0, [
+                          ('queue', AWAIT(2))]), on_error=(0, []))],
+             driver=[SEND, SEND, ('throw',), ('throw',), SEND],
+             drain=True)
+    @example(program=[WITH(exit=INNER(2, ('return', None)))],
+             driver=[SEND, SEND, SEND, ('close',)], drain=True)
+    # async for: items, their callbacks (each code), StopAsyncIteration,
+    # an error of __anext__, cancel from the item callback.
+    @example(program=[WITH(exit=INNER(0, ('return', True)), on_body=(0, [
+                          ('queue', FOR(on_item=(code, [('set_result', 'i')]),
+                                        on_error=(0, [])))]))
+                      for code in RESULT_CODES],
+             driver=[], drain=True)
+    @example(program=[FOR([INNER(1, ('return', 1)), INNER(0, ('raise',))],
+                          on_item=(0, []), on_error=(0, [])),
+                      FOR([INNER(0, ('stop',)), INNER(0, ('return', 9))],
+                          on_item=(0, [])),
+                      FOR(on_item=(0, [('cancel',)])),
+                      AWAIT(0)],
+             driver=[], drain=True)
+    # Nested: an async with in the item callback, whose body fails and
+    # unwinds to its __aexit__; the loop goes on.
+    @example(program=[FOR(on_item=(0, [('queue', WITH(on_body=(0, [
+                          ('queue', AWAIT(0, ('raise',)))]),
+                          on_error=(0, [])))]))],
+             driver=[], drain=True)
+    # An exception in a loop in the body of an async with.
+    @example(program=[WITH(on_body=(0, [('queue', FOR(on_item=(-2, [])))]))],
+             driver=[SEND, SEND, ('throw',)], drain=True)
+    def test_async_with_for(self, program, driver, drain):
         self.check(program, driver, drain)
 
 
