@@ -68,6 +68,41 @@ def progress(message):
     print(f"{Path(sys.argv[0]).name}: {message}", file=sys.stderr, flush=True)
 
 
+def interpreter_id(python):
+    """What changes when python is rebuilt or replaced."""
+    path = Path(python).resolve()
+    st = path.stat()
+    return f"{path} {st.st_size} {st.st_mtime_ns}"
+
+
+def ensure_venv(env_dir, python, requirements, key=""):
+    """A venv of python in env_dir with the requirements file installed;
+    reused while python, the requirements and key (what else the caller's
+    venv depends on) stay the same, made anew otherwise.  pip's output goes
+    to env_dir/install.log.  Returns the venv's python."""
+    env_dir = Path(env_dir)
+    vpython = env_dir / "bin" / "python"
+    stamp = env_dir / "venv.stamp"
+    want = "\n".join([interpreter_id(python), key,
+                      Path(requirements).read_text()])
+    if vpython.exists() and stamp.exists() and stamp.read_text() == want:
+        return vpython
+    if env_dir.exists():
+        shutil.rmtree(env_dir)
+    progress(f"making the venv {env_dir} (log: {env_dir / 'install.log'})")
+    run([python, "-m", "venv", env_dir], capture=True)
+    with open(env_dir / "install.log", "w") as log:
+        proc = subprocess.run(
+            [str(vpython), "-m", "pip", "install",
+             "--disable-pip-version-check", "-r", str(requirements)],
+            stdout=log, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        raise Error(f"installing {requirements} into {env_dir} failed; see "
+                    f"{env_dir / 'install.log'}")
+    stamp.write_text(want)
+    return vpython
+
+
 def main_wrapper(main):
     """Run main(), turning Error into one line on stderr and exit status 1."""
     try:
