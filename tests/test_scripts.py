@@ -525,6 +525,113 @@ def test_sanitizer_reports(tmp_path):
                     "overflow")]
 
 
+TSAN_REPORT = """==================
+WARNING: ThreadSanitizer: data race (pid={pid})
+  Write of size 8 at 0x7ba000000090 by thread T8:
+    #0 close ../../src/libsanitizer/tsan/tsan_interceptors_posix.cpp:1749
+    #1 sock_close {src}/Modules/socketmodule.c:{line} (_socket.so+0x6c3b)
+    #2 method_vectorcall_NOARGS {src}/Objects/descrobject.c:448
+  Previous read of size 8 at 0x7ba000000090 by main thread:
+    #0 send ../../src/sanitizer_common/sanitizer_common_interceptors.inc:6798
+    #1 sock_send_impl {src}/Modules/socketmodule.c:4407 (_socket.so+0x11a12)
+"""
+
+
+def test_report_signature(tmp_path):
+    # The same race seen on the patched and the unpatched build (other
+    # paths, pids and line numbers) has one signature; another has not.
+    test = load_script("test")
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    a.write_text(TSAN_REPORT.format(pid=1, src="/b/src", line=3417))
+    b.write_text(TSAN_REPORT.format(pid=2, src="/b/upstream", line=3400))
+    c.write_text(TSAN_REPORT.format(pid=3, src="/b/src", line=3417)
+                 .replace("sock_send_impl", "awaitable_run"))
+    assert test.report_signature(a) == test.report_signature(b) == (
+        "data race", "close", "sock_close", "send", "sock_send_impl")
+    assert test.report_signature(c) != test.report_signature(a)
+
+
+def sanitizer_check_with(monkeypatch, tmp_path, patched, unpatched,
+                         upstream_built=True):
+    """check_sanitizers with fake regrtest runs: patched and unpatched map
+    the failing test names to the reports (TSan report texts) they write."""
+    test = load_script("test")
+    runs = []
+
+    def fake_run(python, variant, src, reports, names, jobs, label):
+        baseline = label.endswith("upstream")
+        runs.append((label, tuple(names)))
+        # The patched run runs whole packages (test_asyncio), the baseline
+        # the failed test modules.
+        failed = unpatched if baseline else patched
+        if baseline:
+            failed = {n: r for n, r in failed.items() if n in names}
+        reports.mkdir(parents=True, exist_ok=True)
+        found = []
+        for i, (name, text) in enumerate(failed.items()):
+            path = reports / f"tsan.{label}.{i}"
+            path.write_text(text)
+            found.append((path, "WARNING"))
+        out = ""
+        if failed:
+            out = f"{len(failed)} tests failed:\n    " + " ".join(failed)
+        return (2 if failed else 0), out, found
+
+    upstream = tmp_path / "upstream-python"
+    if upstream_built:
+        upstream.write_text("")
+    else:
+        upstream.unlink(missing_ok=True)
+    monkeypatch.setattr(test, "require_sanitizer_build", lambda v: "python")
+    monkeypatch.setattr(test, "sanitizer_run", fake_run)
+    monkeypatch.setattr(test, "series_tests", lambda: ["test_a"])
+    monkeypatch.setattr(test.common, "built_python",
+                        lambda variant, patched=True: upstream)
+    monkeypatch.setattr(test.common, "upstream_dir", lambda: tmp_path)
+    for name in ("test_a.py", "test_asyncio/test_ssl.py"):
+        (tmp_path / "Lib" / "test" / name).parent.mkdir(parents=True,
+                                                       exist_ok=True)
+        (tmp_path / "Lib" / "test" / name).write_text("")
+    monkeypatch.setattr(test, "LOGS", tmp_path / "logs")
+    test.RESULTS.clear()
+    test.check_sanitizers(["tsan"], 2)
+    return test.RESULTS[-1], runs
+
+
+def test_sanitizer_verdict_against_the_unpatched_build(
+        monkeypatch, tmp_path, capsys):
+    race = TSAN_REPORT.format(pid=1, src="/s", line=1)
+    other = race.replace("sock_send_impl", "awaitable_run")
+    # The environment's failure: the same test fails unpatched with the
+    # same report.  Only the failed test runs there.
+    (name, ok, detail), runs = sanitizer_check_with(
+        monkeypatch, tmp_path, {"test_asyncio.test_ssl": race},
+        {"test_asyncio.test_ssl": race})
+    assert ok, detail
+    assert runs[1] == ("tsan-upstream", ("test_asyncio.test_ssl",))
+    assert "test_asyncio.test_ssl fail there too" in detail
+    # A report the unpatched build does not have fails the check, even in
+    # a test that fails there too.
+    (name, ok, detail), runs = sanitizer_check_with(
+        monkeypatch, tmp_path, {"test_asyncio.test_ssl": other},
+        {"test_asyncio.test_ssl": race})
+    assert not ok and "reports not seen unpatched: 1" in detail
+    # A test that passes unpatched is a new failure.
+    (name, ok, detail), runs = sanitizer_check_with(
+        monkeypatch, tmp_path, {"test_a": race}, {})
+    assert not ok and "new failures: test_a" in detail
+    # So is one that the series adds: it "fails" unpatched by not existing.
+    (name, ok, detail), runs = sanitizer_check_with(
+        monkeypatch, tmp_path, {"test_new": race}, {"test_new": race})
+    assert not ok and "new failures: test_new" in detail
+    # Without the unpatched build, a failure fails, and says what to build.
+    (name, ok, detail), runs = sanitizer_check_with(
+        monkeypatch, tmp_path, {"test_asyncio.test_ssl": race},
+        {"test_asyncio.test_ssl": race}, upstream_built=False)
+    assert not ok and "--variant tsan --unpatched" in detail
+    assert len(runs) == 1
+
+
 def test_sanitizers_require_their_build(repo):
     # Never built implicitly (they take long): the error names the command.
     repo.fetch_and_apply()
