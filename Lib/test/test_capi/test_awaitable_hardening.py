@@ -865,31 +865,32 @@ class StressTests(unittest.TestCase):
         # step, the others get ValueError (already executing) or
         # RuntimeError (finished, or being awaited); nothing crashes and
         # every awaitable finishes exactly once.
-        shared = []
+        # The list is only read and item-assigned across threads (a slice
+        # assignment races with lock-free reads in CPython 3.13's
+        # free-threaded lists).
+        shared = [loop_awaits(100) for _ in range(4)]
+        finished = [0] * len(shared)
         lock = threading.Lock()
-        def make():
-            aw = loop_awaits(100)
-            return [aw, 0, 0]   # awaitable, finishes seen, sends done
-        for _ in range(4):
-            shared.append(make())
         def target(i, deadline):
             while time.monotonic() < deadline:
-                for entry in list(shared):
-                    aw = entry[0]
+                for k in range(len(shared)):
+                    aw = shared[k]
                     try:
                         aw.send(None)
                     except StopIteration as exc:
                         self.assertEqual(exc.value, 99)
                         with lock:
-                            entry[1] += 1
-                            entry[:] = make()
+                            # Exactly one thread sees each finish.
+                            self.assertIs(shared[k], aw)
+                            finished[k] += 1
+                            shared[k] = loop_awaits(100)
                     except ValueError as exc:
                         self.assertIn('already executing', str(exc))
                     except RuntimeError as exc:
                         self.assertIn('cannot reuse', str(exc))
         self.run_threads(target)
-        for entry in shared:
-            _testcapi.awaitable_cancel(entry[0])
+        for aw in shared:
+            _testcapi.awaitable_cancel(aw)
 
     def test_concurrent_cancel(self):
         # One thread drives, another cancels: the awaitable finishes with
