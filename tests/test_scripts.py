@@ -436,6 +436,9 @@ def full_check_with(monkeypatch, patched_failed, unpatched_failed, whole):
 
     monkeypatch.setattr(test, "build", lambda *a, **k: None)
     monkeypatch.setattr(test, "run_regrtest", fake_run)
+    # Every test exists upstream but test_new, which the series adds.
+    monkeypatch.setattr(test, "test_exists",
+                        lambda src, name: name != "test_new")
     test.RESULTS.clear()
     test.check_full(3, whole)
     return test.RESULTS[-1], calls
@@ -457,6 +460,11 @@ def test_full_suite_verdict(monkeypatch, capsys):
         monkeypatch, {"test_socket", "test_types"}, {"test_socket"},
         whole=False)
     assert not ok and detail == "1 new failures: test_types"
+    # A test the series adds "fails" unpatched by not existing: new.
+    (name, ok, detail), calls = full_check_with(
+        monkeypatch, {"test_socket", "test_new"}, {"test_socket", "test_new"},
+        whole=False)
+    assert not ok and detail == "1 new failures: test_new"
     # Nothing failed patched: no baseline run at all.
     (name, ok, detail), calls = full_check_with(monkeypatch, set(), set(),
                                                 whole=False)
@@ -535,6 +543,18 @@ WARNING: ThreadSanitizer: data race (pid={pid})
     #0 send ../../src/sanitizer_common/sanitizer_common_interceptors.inc:6798
     #1 sock_send_impl {src}/Modules/socketmodule.c:4407 (_socket.so+0x11a12)
 """
+
+
+def test_test_exists(tmp_path):
+    test = load_script("test")
+    (tmp_path / "Lib" / "test" / "test_asyncio").mkdir(parents=True)
+    (tmp_path / "Lib" / "test" / "test_asyncio" / "test_tasks.py").touch()
+    (tmp_path / "Lib" / "test" / "test_socket.py").touch()
+    for name in ("test_socket", "test_asyncio", "test_asyncio.test_tasks",
+                 "test.test_asyncio.test_tasks"):
+        assert test.test_exists(tmp_path, name), name
+    for name in ("test_new", "test_asyncio.test_new", "test.test_new"):
+        assert not test.test_exists(tmp_path, name), name
 
 
 def test_report_signature(tmp_path):
