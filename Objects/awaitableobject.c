@@ -722,8 +722,10 @@ awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
         else if (aw->aw_head == aw->aw_count) {
             step = STEP_RETURN;
             FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_FINISHED);
-            *presult = aw->aw_result != NULL ? Py_NewRef(aw->aw_result)
-                                             : Py_None;
+            /* Handed over: nothing reads the result of a finished
+               awaitable. */
+            *presult = aw->aw_result != NULL ? aw->aw_result : Py_None;
+            aw->aw_result = NULL;
         }
         else if (aw->aw_records[aw->aw_head].ar_kind == AWR_DEFER) {
             step = STEP_DEFER;
@@ -1227,18 +1229,31 @@ awaitable_dealloc(PyObject *self)
     (void)awaitable_clear(self);
     if (aw->aw_records != aw->aw_inline_records) {
         PyMem_Free(aw->aw_records);
+        aw->aw_records = aw->aw_inline_records;
+        aw->aw_capacity = AW_INLINE_RECORDS;
     }
     if (aw->aw_values != aw->aw_inline_values) {
         PyMem_Free(aw->aw_values);
+        aw->aw_values = aw->aw_inline_values;
+        aw->aw_values_capacity = AW_INLINE_VALUES;
     }
     if (aw->aw_arb_values != aw->aw_inline_arb_values) {
         PyMem_Free(aw->aw_arb_values);
+        aw->aw_arb_values = aw->aw_inline_arb_values;
+        aw->aw_arb_values_capacity = AW_INLINE_ARB_VALUES;
     }
 #ifdef WITH_FREELISTS
     struct _Py_awaitable_freelist *freelist = get_awaitable_freelist();
     if (freelist->numfree >= 0
         && freelist->numfree < _PyAwaitable_MAXFREELIST)
     {
+        /* Back to the state of a new awaitable (see awaitable_init());
+           awaitable_clear() reset the rest. */
+        aw->aw_weakreflist = NULL;
+        aw->aw_cancels = 0;
+        aw->aw_orphan = 0;
+        assert(aw->aw_running == 0 && aw->aw_driver == NULL);
+        assert(aw->aw_head == 0 && aw->aw_count == 0 && aw->aw_insert == -1);
         _PyGC_CLEAR_FINALIZED(self);
         freelist->items[freelist->numfree++] = aw;
         return;
@@ -1445,24 +1460,12 @@ PyAwaitable_Init(void)
     return 0;
 }
 
-PyObject *
-PyAwaitable_New(void)
+/* Set every field of an awaitable to its state when new.  Objects on the
+   free list are kept in that state by awaitable_dealloc(), so that taking
+   one from it only has to set aw_state. */
+static void
+awaitable_init(PyAwaitableObject *aw)
 {
-    PyAwaitableObject *aw;
-#ifdef WITH_FREELISTS
-    struct _Py_awaitable_freelist *freelist = get_awaitable_freelist();
-    if (freelist->numfree > 0) {
-        aw = freelist->items[--freelist->numfree];
-        _Py_NewReference((PyObject *)aw);
-    }
-    else
-#endif
-    {
-        aw = PyObject_GC_New(PyAwaitableObject, &PyAwaitable_Type);
-        if (aw == NULL) {
-            return NULL;
-        }
-    }
     aw->aw_weakreflist = NULL;
     aw->aw_name = NULL;
     aw->aw_qualname = NULL;
@@ -1485,10 +1488,33 @@ PyAwaitable_New(void)
     aw->aw_arb_values = aw->aw_inline_arb_values;
     aw->aw_narb_values = 0;
     aw->aw_arb_values_capacity = AW_INLINE_ARB_VALUES;
-    FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_CREATED);
-    aw->aw_running = 0;
     aw->aw_cancels = 0;
+    aw->aw_running = 0;
     aw->aw_orphan = 0;
+}
+
+PyObject *
+PyAwaitable_New(void)
+{
+    PyAwaitableObject *aw;
+#ifdef WITH_FREELISTS
+    struct _Py_awaitable_freelist *freelist = get_awaitable_freelist();
+    if (freelist->numfree > 0) {
+        aw = freelist->items[--freelist->numfree];
+        _Py_NewReference((PyObject *)aw);
+    }
+    else
+#endif
+    {
+        aw = PyObject_GC_New(PyAwaitableObject, &PyAwaitable_Type);
+        if (aw == NULL) {
+            return NULL;
+        }
+        awaitable_init(aw);
+    }
+    assert(aw->aw_records == aw->aw_inline_records && aw->aw_count == 0);
+    assert(aw->aw_func == NULL && aw->aw_result == NULL);
+    FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_CREATED);
     _PyObject_GC_TRACK(aw);
     return (PyObject *)aw;
 }
