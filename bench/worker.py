@@ -5,6 +5,8 @@ directory on PYTHONPATH:
 
     python worker.py --case 'const/METH_ASYNC' -o out.json [pyperf options]
     python worker.py --memory METH_ASYNC          (prints bytes per awaitable)
+    python worker.py --run 'const/METH_ASYNC' N   (N outer loops, untimed:
+                                                   for instruction counts)
     python worker.py --list                       (prints the case names)
 
 A case is SCENARIO/WAY.  Before timing, each case checks once that the
@@ -225,6 +227,18 @@ def memory(way):
 def main():
     if "--list" in sys.argv[1:]:
         print("\n".join(all_cases()))
+        return
+    if "--run" in sys.argv[1:]:
+        # For scripts/bench --callgrind: check the case, then run its
+        # loop once with N outer iterations, nothing else.
+        at = sys.argv.index("--run")
+        case, loops = sys.argv[at + 1], int(sys.argv[at + 2])
+        check, time_func, _ = case_setup(case)
+        got = check()
+        if got != ANSWER:
+            raise SystemExit(f"worker: case {case!r} gave {got!r}, "
+                             f"expected {ANSWER!r}")
+        time_func(loops)
         return
     if "--memory" in sys.argv[1:]:
         way = sys.argv[sys.argv.index("--memory") + 1]
