@@ -724,3 +724,27 @@ def test_fuzz_check(monkeypatch, tmp_path):
     output = "awaitable model: 18 cases run (examples only)\n"
     test.check_fuzz(10)
     assert not test.RESULTS[-1][1]
+
+
+def test_callgrind_refs_are_parsed():
+    bench = load_script("bench")
+    stderr = ("==2976== Events    : Ir\n==2976== Collected : 312156785\n"
+              "==2976== \n==2976== I   refs:      312,156,785\n")
+    assert bench.callgrind_refs(stderr) == 312156785
+    assert bench.callgrind_refs("==1== I   refs:      1,234\n") == 1234
+    assert bench.callgrind_refs("valgrind: no such file\n") is None
+
+
+def test_callgrind_cost_is_the_difference_per_loop(monkeypatch, tmp_path):
+    bench = load_script("bench")
+    monkeypatch.setattr(bench, "LOGS", tmp_path)
+    # Start-up costs 1,000,000; each loop of a case costs 900, each
+    # asyncio loop (10,000 calls) 400,000,000.
+    def fake_count(vpython, ext_dir, case, loops, log):
+        per = 400_000_000 if case.startswith("gather/") else 900
+        return 1_000_000 + per * loops
+    monkeypatch.setattr(bench, "callgrind_count", fake_count)
+    res = bench.run_callgrind("python", tmp_path,
+                              ["const/METH_ASYNC", "gather/async def"], "t")
+    assert res["const/METH_ASYNC"]["median"] == 900
+    assert res["gather/async def"]["median"] == 40_000
