@@ -39,7 +39,8 @@ SCENARIOS = {
 WAYS = ["METH_ASYNC", "awaitable API", "PyAwaitable 2.0.1", "Cython",
         "async def"]
 # Cases of --regression, which must also run on the unpatched interpreter.
-REGRESSION = ["sync C call", "async def", "done future"]
+REGRESSION = ["sync C call", "async def", "done future", "C calls Python",
+              "C makes a coroutine"]
 
 
 def functions(way):
@@ -171,6 +172,23 @@ def case_setup(case):
         case = "const/async def"
     if case == "done future":
         return (*make_done_future_loop(), 1)
+    if case == "C calls Python":
+        # A Python function called from C (_PyEval_Vector()).
+        import operator
+        call = operator.call
+
+        def py_const():
+            return ANSWER
+        return (*make_sync_loop(lambda: call(py_const)), 1)
+    if case == "C makes a coroutine":
+        # A coroutine function called from C, the coroutine closed unrun.
+        import operator
+        call, const = operator.call, bench_python.const
+
+        def make():
+            call(const).close()
+            return ANSWER
+        return (*make_sync_loop(make), 1)
     scenario, _, way = case.partition("/")
     if scenario not in SCENARIOS or way not in WAYS:
         raise SystemExit(f"worker: unknown case {case!r} (see --list)")
