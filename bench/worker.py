@@ -40,7 +40,7 @@ WAYS = ["METH_ASYNC", "awaitable API", "PyAwaitable 2.0.1", "Cython",
         "async def"]
 # Cases of --regression, which must also run on the unpatched interpreter.
 REGRESSION = ["sync C call", "async def", "done future", "C calls Python",
-              "C makes a coroutine"]
+              "C makes a coroutine", "coroutine tree", "generator tree"]
 
 
 def functions(way):
@@ -172,6 +172,32 @@ def case_setup(case):
         case = "const/async def"
     if case == "done future":
         return (*make_done_future_loop(), 1)
+    if case == "coroutine tree":
+        # pyperformance's coroutines benchmark, smaller: fibonacci(15) of
+        # `async def` awaiting `async def`, driven by send(None).
+        async def fibonacci(n):
+            if n <= 1:
+                return n
+            return await fibonacci(n - 1) + await fibonacci(n - 2)
+
+        def fib():
+            drive(fibonacci(15))
+            return ANSWER
+        return (*make_sync_loop(fib), 1)
+    if case == "generator tree":
+        # pyperformance's generators benchmark, smaller: a tree of 1,023
+        # nodes walked by recursive `yield from`.
+        def tree(n):
+            if n:
+                yield from tree(n - 1)
+                yield n
+                yield from tree(n - 1)
+
+        def walk():
+            for _ in tree(10):
+                pass
+            return ANSWER
+        return (*make_sync_loop(walk), 1)
     if case == "C calls Python":
         # A Python function called from C (_PyEval_Vector()).
         import operator
