@@ -563,7 +563,7 @@ record_finish(PyAwaitableObject *aw, awaitable_record *rec,
    longer holds it).  What it returns becomes the result, unless it is the
    awaitable itself ("no explicit result"); the awaits it queued run
    next. */
-static int
+static inline int
 run_body(PyAwaitableObject *aw, _PyAwaitable_CallBody body, PyObject *args,
          PyObject *arg, PyObject *kwnames)
 {
@@ -682,6 +682,18 @@ typedef enum {
     STEP_RETURN,        // the queue is empty: finished
 } awaitable_step;
 
+/* The queue is empty and nothing is awaited: finish with the result.
+   Called in a critical section on aw. */
+static inline void
+awaitable_finish(PyAwaitableObject *aw, PyObject **presult)
+{
+    assert(aw->aw_inner == NULL && aw->aw_head == aw->aw_count);
+    FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_FINISHED);
+    /* Handed over: nothing reads the result of a finished awaitable. */
+    *presult = aw->aw_result != NULL ? aw->aw_result : Py_None;
+    aw->aw_result = NULL;
+}
+
 /* Drive the awaitable: send arg (or throw exc, if not NULL) to the await in
    progress and go on through the queue until something suspends, the
    queue is empty, or an exception escapes.  aw_running is set. */
@@ -721,11 +733,7 @@ awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
         }
         else if (aw->aw_head == aw->aw_count) {
             step = STEP_RETURN;
-            FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_FINISHED);
-            /* Handed over: nothing reads the result of a finished
-               awaitable. */
-            *presult = aw->aw_result != NULL ? aw->aw_result : Py_None;
-            aw->aw_result = NULL;
+            awaitable_finish(aw, presult);
         }
         else if (aw->aw_records[aw->aw_head].ar_kind == AWR_DEFER) {
             step = STEP_DEFER;
@@ -879,18 +887,68 @@ awaitable_leave(PyAwaitableObject *aw, PySendResult status)
 {
     PyObject *inner = NULL;
     Py_BEGIN_CRITICAL_SECTION(aw);
-    if (status != PYGEN_NEXT) {
-        /* Whatever remains (after an error) is dropped now, not at
-           deallocation, so that cycles through it go away early. */
+    if (status == PYGEN_ERROR) {
+        /* Whatever remains is dropped now, not at deallocation, so that
+           cycles through it go away early. */
         queue_clear(aw);
         inner = aw->aw_inner;
         aw->aw_inner = NULL;
         aw->aw_orphan = 0;
     }
+    /* Finished: the queue was empty and nothing awaited, and nothing can
+       be queued any more. */
+    assert(status != PYGEN_RETURN
+           || (aw->aw_inner == NULL && aw->aw_head == aw->aw_count
+               && aw->aw_insert == -1 && !aw->aw_orphan));
     FT_ATOMIC_STORE_UINT8_RELAXED(aw->aw_running, 0);
     aw->aw_driver = NULL;
     Py_END_CRITICAL_SECTION();
     Py_XDECREF(inner);
+}
+
+/* The first send to a METH_ASYNC call: run the body here and, if it
+   queued nothing, finish at once.  This is what awaitable_run() does,
+   short of its general loop, for the commonest await of all. */
+static inline PySendResult
+awaitable_run_first(PyAwaitableObject *aw, PyObject *arg, PyObject **presult)
+{
+    _PyAwaitable_CallBody body;
+    PyObject *args = NULL, *body_arg = NULL, *kwnames = NULL;
+    Py_BEGIN_CRITICAL_SECTION(aw);
+    body = aw->aw_body;
+    if (body != NULL) {
+        assert(aw->aw_inner == NULL);
+        args = aw->aw_args;
+        body_arg = aw->aw_arg;
+        kwnames = aw->aw_kwnames;
+        aw->aw_body = NULL;
+        aw->aw_args = NULL;
+        aw->aw_arg = NULL;
+        aw->aw_kwnames = NULL;
+    }
+    Py_END_CRITICAL_SECTION();
+    if (body == NULL) {
+        return awaitable_run(aw, arg, NULL, presult);
+    }
+    if (run_body(aw, body, args, body_arg, kwnames) < 0) {
+        /* Unwound as an exception in the body is: as one thrown in
+           before the first await. */
+        PyObject *exc = PyErr_GetRaisedException();
+        PySendResult status = awaitable_run(aw, Py_None, exc, presult);
+        Py_DECREF(exc);
+        return status;
+    }
+    int done;
+    Py_BEGIN_CRITICAL_SECTION(aw);
+    done = aw->aw_head == aw->aw_count;
+    if (done) {
+        awaitable_finish(aw, presult);
+    }
+    Py_END_CRITICAL_SECTION();
+    if (done) {
+        return PYGEN_RETURN;
+    }
+    return awaitable_run(aw, Py_None, NULL, presult);
 }
 
 static PySendResult
@@ -901,7 +959,7 @@ awaitable_am_send(PyObject *self, PyObject *arg, PyObject **presult)
         *presult = NULL;
         return PYGEN_ERROR;
     }
-    PySendResult status = awaitable_run(aw, arg, NULL, presult);
+    PySendResult status = awaitable_run_first(aw, arg, presult);
     awaitable_leave(aw, status);
     return status;
 }
@@ -1133,10 +1191,11 @@ awaitable_traverse(PyObject *self, visitproc visit, void *arg)
     return 0;
 }
 
-static int
-awaitable_clear(PyObject *self)
+/* Drop every reference (tp_clear, and deallocation, where it is inlined
+   into the short path that a finished awaitable takes). */
+static inline void
+awaitable_clear_refs(PyAwaitableObject *aw)
 {
-    PyAwaitableObject *aw = _PyAwaitable_CAST(self);
     Py_CLEAR(aw->aw_name);
     Py_CLEAR(aw->aw_qualname);
     Py_CLEAR(aw->aw_result);
@@ -1152,6 +1211,12 @@ awaitable_clear(PyObject *self)
         Py_CLEAR(aw->aw_values[aw->aw_nvalues]);
     }
     aw->aw_narb_values = 0;
+}
+
+static int
+awaitable_clear(PyObject *self)
+{
+    awaitable_clear_refs(_PyAwaitable_CAST(self));
     return 0;
 }
 
@@ -1226,7 +1291,7 @@ awaitable_dealloc(PyObject *self)
     if (aw->aw_weakreflist != NULL) {
         PyObject_ClearWeakRefs(self);
     }
-    (void)awaitable_clear(self);
+    awaitable_clear_refs(aw);
     if (aw->aw_records != aw->aw_inline_records) {
         PyMem_Free(aw->aw_records);
         aw->aw_records = aw->aw_inline_records;
@@ -1493,8 +1558,9 @@ awaitable_init(PyAwaitableObject *aw)
     aw->aw_orphan = 0;
 }
 
-PyObject *
-PyAwaitable_New(void)
+/* A new awaitable in its initial state, not yet tracked by the GC. */
+static inline PyAwaitableObject *
+awaitable_alloc(void)
 {
     PyAwaitableObject *aw;
 #ifdef WITH_FREELISTS
@@ -1515,6 +1581,16 @@ PyAwaitable_New(void)
     assert(aw->aw_records == aw->aw_inline_records && aw->aw_count == 0);
     assert(aw->aw_func == NULL && aw->aw_result == NULL);
     FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_CREATED);
+    return aw;
+}
+
+PyObject *
+PyAwaitable_New(void)
+{
+    PyAwaitableObject *aw = awaitable_alloc();
+    if (aw == NULL) {
+        return NULL;
+    }
     _PyObject_GC_TRACK(aw);
     return (PyObject *)aw;
 }
@@ -1544,18 +1620,18 @@ _PyAwaitable_NewCall(PyObject *func, _PyAwaitable_CallBody body,
             return NULL;
         }
     }
-    PyObject *self = PyAwaitable_New();
-    if (self == NULL) {
+    PyAwaitableObject *aw = awaitable_alloc();
+    if (aw == NULL) {
         Py_XDECREF(argstuple);
         return NULL;
     }
-    PyAwaitableObject *aw = _PyAwaitable_CAST(self);
     aw->aw_func = Py_NewRef(func);
     aw->aw_body = body;
     aw->aw_args = argstuple;
     aw->aw_arg = Py_XNewRef(arg);
     aw->aw_kwnames = Py_XNewRef(kwnames);
-    return self;
+    _PyObject_GC_TRACK(aw);
+    return (PyObject *)aw;
 }
 
 /* What `await` accepts, checked without calling __await__ yet. */
