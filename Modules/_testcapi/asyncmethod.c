@@ -151,6 +151,26 @@ async_raise(PyObject *self, PyObject *awaitable, PyObject *exc)
     return NULL;
 }
 
+/* Queue an await of args[0] and an `async with args[1]`, then raise
+   args[2]: nothing queued may run. */
+static PyObject *
+async_queue_then_raise(PyObject *self, PyObject *awaitable,
+                       PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "takes 3 arguments");
+        return NULL;
+    }
+    if (PyAwaitable_AddAwait(awaitable, args[0], NULL, NULL) < 0) {
+        return NULL;
+    }
+    if (PyAwaitable_AsyncWith(awaitable, args[1], NULL, NULL) < 0) {
+        return NULL;
+    }
+    PyErr_SetObject((PyObject *)Py_TYPE(args[2]), args[2]);
+    return NULL;
+}
+
 /* A broken body: NULL without an exception. */
 static PyObject *
 async_return_null(PyObject *self, PyObject *awaitable)
@@ -377,6 +397,8 @@ static PyMethodDef async_functions[] = {
     {"async_append", _PyCFunction_CAST(async_append),
      METH_FASTCALL | METH_ASYNC},
     {"async_raise", _PyCFunction_CAST(async_raise), METH_O | METH_ASYNC},
+    {"async_queue_then_raise", _PyCFunction_CAST(async_queue_then_raise),
+     METH_FASTCALL | METH_ASYNC},
     {"async_return_null", _PyCFunction_CAST(async_return_null),
      METH_NOARGS | METH_ASYNC},
     {"async_return_awaitable", _PyCFunction_CAST(async_return_awaitable),

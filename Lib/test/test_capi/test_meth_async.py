@@ -247,6 +247,32 @@ class BehaviourTests(unittest.TestCase):
             run_await(aw)
         self.assertEqual(cm.exception.args, ('k',))
 
+    def test_error_in_body_drops_what_it_queued(self):
+        # As nothing after a raise runs in an async def: neither the await
+        # nor the `async with` that the body queued before failing starts.
+        log = []
+
+        class Step:
+            def __await__(self):
+                log.append('await')
+                return iter(())
+
+        class Manager:
+            async def __aenter__(self):
+                log.append('aenter')
+
+            async def __aexit__(self, *exc_info):
+                log.append('aexit')
+
+        aw = _testcapi.async_queue_then_raise(Step(), Manager(),
+                                              KeyError('k'))
+        with self.assertRaises(KeyError) as cm:
+            run_await(aw)
+        self.assertEqual(cm.exception.args, ('k',))
+        self.assertEqual(log, [])
+        with self.assertRaisesRegex(RuntimeError, 'already awaited'):
+            run_await(aw)
+
     def test_null_without_exception(self):
         # As for synchronous functions: SystemError, fatal in debug builds.
         if support.Py_DEBUG:
