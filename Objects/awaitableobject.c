@@ -694,6 +694,18 @@ awaitable_finish(PyAwaitableObject *aw, PyObject **presult)
     aw->aw_result = NULL;
 }
 
+/* Whether awaiting obj means sending to obj itself, with nothing to call
+   to get its iterator: a coroutine, or an awaitable that was never
+   awaited (the awaitable's __await__ only checks that). */
+static inline int
+is_own_iterator(PyObject *obj)
+{
+    return PyCoro_CheckExact(obj)
+           || (PyAwaitable_CheckExact(obj)
+               && FT_ATOMIC_LOAD_UINT8(_PyAwaitable_CAST(obj)->aw_state)
+                  == AW_CREATED);
+}
+
 /* Drive the awaitable: send arg (or throw exc, if not NULL) to the await in
    progress and go on through the queue until something suspends, the
    queue is empty, or an exception escapes.  aw_running is set. */
@@ -738,6 +750,16 @@ awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
         else if (aw->aw_records[aw->aw_head].ar_kind == AWR_DEFER) {
             step = STEP_DEFER;
             queue_pop(aw, &rec);
+        }
+        else if (aw->aw_records[aw->aw_head].ar_kind == AWR_AWAIT
+                 && is_own_iterator(aw->aw_records[aw->aw_head].ar_obj))
+        {
+            /* Start the await and send at once, as STEP_START and then
+               STEP_SEND would. */
+            step = STEP_SEND;
+            inner = aw->aw_records[aw->aw_head].ar_obj;
+            aw->aw_inner = Py_NewRef(inner);
+            Py_INCREF(inner);
         }
         else {
             step = STEP_START;

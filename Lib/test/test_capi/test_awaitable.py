@@ -932,6 +932,31 @@ class ProtocolTests(unittest.TestCase):
             run(other())
         run(aw)
 
+    def test_awaitable_awaiting_awaitable(self):
+        # An awaitable queued in another is sent to directly while it was
+        # never awaited, and refused as `await` refuses it otherwise.
+        inner = new()
+        _testcapi.awaitable_set_result(inner, 5)
+        aw = new()
+        results = []
+        add_await(aw, inner, lambda a, r: results.append(r) or 0)
+        run(aw)
+        self.assertEqual(results, [5])
+
+        aw = new()
+        add_await(aw, inner)
+        with self.assertRaisesRegex(RuntimeError, 'cannot reuse'):
+            run(aw)
+
+        started = new()
+        add_await(started, Suspend())
+        started.send(None)
+        aw = new()
+        add_await(aw, started)
+        with self.assertRaisesRegex(RuntimeError, 'awaited already'):
+            run(aw)
+        run(started)
+
     def test_reuse_after_error(self):
         aw = new()
         add_await(aw, raising(OSError()))
