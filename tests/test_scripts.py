@@ -748,3 +748,61 @@ def test_callgrind_cost_is_the_difference_per_loop(monkeypatch, tmp_path):
                               ["const/METH_ASYNC", "gather/async def"], "t")
     assert res["const/METH_ASYNC"]["median"] == 900
     assert res["gather/async def"]["median"] == 40_000
+
+
+REGRTEST_RERUN = """\
+0:08:35 load avg: 2.11 Re-running 2 failed tests in verbose mode in subprocesses
+Re-running test_cmd_line in verbose mode (matching: test_buffering)
+test_buffering (test.test_cmd_line.CmdLineTest.test_buffering) ... FAIL
+
+======================================================================
+FAIL: test_buffering (test.test_cmd_line.CmdLineTest.test_buffering)
+----------------------------------------------------------------------
+Traceback (most recent call last):
+  File "Lib/test/test_cmd_line.py", line 386, in test_buffering
+    self.assertEqual(proc.stdout,
+AssertionError: 'False True' != 'False False'
+- False True
++ False False
+
+
+----------------------------------------------------------------------
+Ran 1 test in 0.071s
+
+FAILED (failures=1)
+test test_cmd_line failed
+0:08:45 load avg: 1.79 [2/2/2] test_socket failed (1 error)
+Re-running test_socket in verbose mode (matching: testStream)
+testStream (test.test_socket.VSOCKTest.testStream) ... ERROR
+
+======================================================================
+ERROR: testStream (test.test_socket.VSOCKTest.testStream)
+----------------------------------------------------------------------
+Traceback (most recent call last):
+  File "Lib/socket.py", line 295, in accept
+    fd, addr = self._accept()
+TimeoutError: timed out
+
+During handling of the above exception, another exception occurred:
+
+Traceback (most recent call last):
+  File "Lib/test/test_socket.py", line 441, in raise_queued_exception
+    raise self.queued_exception
+OSError: [Errno 19] No such device
+
+----------------------------------------------------------------------
+Ran 1 test in 0.5s
+"""
+
+
+def test_failure_details_name_each_failed_test_and_its_exception():
+    test = load_script("test")
+    assert test.failure_details(REGRTEST_RERUN, "test_cmd_line") == [
+        "FAIL: test_buffering (test.test_cmd_line.CmdLineTest.test_buffering)",
+        "  AssertionError: 'False True' != 'False False'"]
+    # Of chained exceptions, the last one raised.
+    assert test.failure_details(REGRTEST_RERUN, "test_socket") == [
+        "ERROR: testStream (test.test_socket.VSOCKTest.testStream)",
+        "  OSError: [Errno 19] No such device"]
+    # Never another test's failures.
+    assert test.failure_details(REGRTEST_RERUN, "test_tarfile") == []
