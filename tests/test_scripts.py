@@ -802,7 +802,29 @@ def test_failure_details_name_each_failed_test_and_its_exception():
         "  AssertionError: 'False True' != 'False False'"]
     # Of chained exceptions, the last one raised.
     assert test.failure_details(REGRTEST_RERUN, "test_socket") == [
+        "regrtest: failed (1 error)",
         "ERROR: testStream (test.test_socket.VSOCKTest.testStream)",
         "  OSError: [Errno 19] No such device"]
     # Never another test's failures.
     assert test.failure_details(REGRTEST_RERUN, "test_tarfile") == []
+
+
+def test_failure_details_quote_regrtest_on_a_crash_or_a_timeout():
+    """A worker that crashed or timed out leaves no FAIL or ERROR line:
+    regrtest's own progress lines say what happened."""
+    test = load_script("test")
+    output = (
+        "0:07:01 load avg: 2.00 [408/481/3] test_tarfile worker non-zero "
+        "exit code (Exit code -11) -- running (1): test_io (31.2 sec)\n"
+        "0:07:02 load avg: 2.00 [409/481/3] test_tarfile2 passed\n"
+        "0:20:02 load avg: 1.00 [480/481/4] test_zlib timed out (20 min)\n"
+        "0:20:10 load avg: 1.00 Re-running 2 failed tests in verbose mode\n"
+        "0:20:11 load avg: 1.00 [1/2/1] test_tarfile worker non-zero "
+        "exit code (Exit code -11)\n")
+    assert test.failure_details(output, "test_tarfile") == [
+        "regrtest: worker non-zero exit code (Exit code -11) "
+        "-- running (1): test_io (31.2 sec)",
+        "regrtest: worker non-zero exit code (Exit code -11)"]
+    assert test.failure_details(output, "test_zlib") == [
+        "regrtest: timed out (20 min)"]
+    assert test.failure_details(output, "test_io") == []
