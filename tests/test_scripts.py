@@ -828,3 +828,26 @@ def test_failure_details_quote_regrtest_on_a_crash_or_a_timeout():
     assert test.failure_details(output, "test_zlib") == [
         "regrtest: timed out (20 min)"]
     assert test.failure_details(output, "test_io") == []
+
+
+def test_missed_targets_say_what_they_need_and_their_floor():
+    bench = load_script("bench")
+    counts = {"const/METH_ASYNC": 866, "const/async def": 1_097,
+              "const/Cython": 1_427,
+              "inner/METH_ASYNC": 1_970, "inner/async def": 1_987,
+              "suspend/METH_ASYNC": 3_803, "suspend/async def": 3_702}
+    results = {case: {"median": n} for case, n in counts.items()}
+    lines = bench.targets(results, fmt=bench.instructions).splitlines()
+    assert "- METH_ASYNC const: 0.79x `async def` (target <= 0.8x): met" \
+        in lines
+    # 0.8 x 1,987 = 1,590 needed; the floor is 866 + 1,987 - 1,097.
+    assert ("- METH_ASYNC inner: 0.99x `async def` (target <= 0.8x): "
+            "MISSED (met at 1,590 or less; floor 1,756: out of reach)"
+            in lines)
+    # A floor below what is needed: missed, but not out of reach.
+    assert ("- METH_ASYNC suspend: 1.03x `async def` (target <= 1.0x): "
+            "MISSED (met at 3,702 or less; floor 3,471)" in lines)
+    # The constant case has no floor: all of it is the C function's.
+    assert ("- const: Cython takes 1.65x the time of METH_ASYNC "
+            "(target >= 2.0x): MISSED (met at 714 or less)" in lines)
+    assert lines[-1] == bench.FLOOR_NOTE
