@@ -67,7 +67,7 @@ def all_cases():
     cases = ["sync C call"]
     for scenario in SCENARIOS:
         cases += [f"{scenario}/{way}" for way in WAYS]
-    cases.append("done future")
+    cases += ["done future", "empty loop"]
     return cases
 
 
@@ -117,6 +117,19 @@ def make_sync_loop(call):
     async def run(n):
         for _ in range(n):
             result = call()
+        return result
+
+    return driven(run)
+
+
+def make_empty_loop():
+    """The loop of make_sync_loop() without the call: what every case
+    spends besides its call or await."""
+    answer = ANSWER
+
+    async def run(n):
+        for _ in range(n):
+            result = answer
         return result
 
     return driven(run)
@@ -172,6 +185,8 @@ def case_setup(case):
         case = "const/async def"
     if case == "done future":
         return (*make_done_future_loop(), 1)
+    if case == "empty loop":
+        return (*make_empty_loop(), 1)
     if case == "coroutine tree":
         # pyperformance's coroutines benchmark, smaller: fibonacci(15) of
         # `async def` awaiting `async def`, driven by send(None).

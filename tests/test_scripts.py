@@ -847,7 +847,21 @@ def test_missed_targets_say_what_they_need_and_their_floor():
     # A floor below what is needed: missed, but not out of reach.
     assert ("- METH_ASYNC suspend: 1.03x `async def` (target <= 1.0x): "
             "MISSED (met at 3,702 or less; floor 3,471)" in lines)
-    # The constant case has no floor: all of it is the C function's.
+    # Without the reference cases, the constant case has no floor.
     assert ("- const: Cython takes 1.65x the time of METH_ASYNC "
             "(target >= 2.0x): MISSED (met at 714 or less)" in lines)
     assert lines[-1] == bench.FLOOR_NOTE
+    assert bench.references(results, bench.instructions) == ""
+    # With them: a done future awaited, plus a C call (sync C call minus
+    # the empty loop).
+    for case, n in (("done future", 671), ("sync C call", 430),
+                    ("empty loop", 250)):
+        results[case] = {"median": n}
+    lines = bench.targets(results, fmt=bench.instructions).splitlines()
+    assert ("- const: Cython takes 1.65x the time of METH_ASYNC "
+            "(target >= 2.0x): MISSED (met at 714 or less; floor 851: "
+            "out of reach)" in lines)
+    assert bench.references(results, bench.instructions) == (
+        "For reference, per iteration: the driver's loop alone (empty "
+        "loop) 250; with a plain C call in it (sync C call) 430; with an "
+        "await of an already-done asyncio future (done future) 671.")
