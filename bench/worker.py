@@ -40,7 +40,8 @@ WAYS = ["METH_ASYNC", "awaitable API", "PyAwaitable 2.0.1", "Cython",
         "async def"]
 # Cases of --regression, which must also run on the unpatched interpreter.
 REGRESSION = ["sync C call", "async def", "done future", "C calls Python",
-              "C makes a coroutine", "coroutine tree", "generator tree"]
+              "C makes a coroutine", "coroutine tree", "generator tree",
+              "asyncio tree"]
 
 
 def functions(way):
@@ -213,6 +214,18 @@ def case_setup(case):
                 pass
             return ANSWER
         return (*make_sync_loop(walk), 1)
+    if case == "asyncio tree":
+        # pyperformance's async_tree (no I/O), smaller: asyncio.gather() of
+        # 6 branches, 3 levels deep (259 tasks), in an event loop of its
+        # own each time.
+        async def recurse(level):
+            if level:
+                await asyncio.gather(*[recurse(level - 1) for _ in range(6)])
+
+        def tree():
+            asyncio.run(recurse(3))
+            return ANSWER
+        return (*make_sync_loop(tree), 1)
     if case == "C calls Python":
         # A Python function called from C (_PyEval_Vector()).
         import operator
