@@ -865,3 +865,58 @@ def test_missed_targets_say_what_they_need_and_their_floor():
         "For reference, per iteration: the driver's loop alone (empty "
         "loop) 250; with a plain C call in it (sync C call) 430; with an "
         "await of an already-done asyncio future (done future) 671.")
+
+
+def test_rounds_interleave_cases_and_pool_their_values(monkeypatch, tmp_path):
+    bench = load_script("bench")
+    monkeypatch.setattr(bench, "WORK", tmp_path)
+    monkeypatch.setattr(bench, "LOGS", tmp_path)
+    calls = []
+    # The machine slows down by 10% a run: case "a" always takes twice
+    # the time of case "b" run beside it.
+    def fake_run(name, cmd, env, out_json, log, timeout):
+        calls.append((name, cmd[cmd.index("--processes") + 1],
+                      cmd[cmd.index("--loops") + 1] if "--loops" in cmd
+                      else None))
+        if name == "broken" and [c[0] for c in calls].count(name) == 2:
+            return None
+        t = (2.0 if name == "a" else 1.0) * 1.1 ** len(calls)
+        return [t, t], {int(calls[-1][2] or 1000 + len(calls))}
+    monkeypatch.setattr(bench, "run_pyperf", fake_run)
+    args = ["--processes", "6", "--values", "3"]
+    jobs = [("a", ["a.py"], {}), ("b", ["b.py"], {})]
+    res = bench.run_rounds(jobs, args, 3, "t", 10)
+    # Every other round in reverse; the processes split among the rounds;
+    # from the second round on, the loops of the first.
+    assert calls == [("a", "2", None), ("b", "2", None),
+                     ("b", "2", "1002"), ("a", "2", "1001"),
+                     ("a", "2", "1001"), ("b", "2", "1002")]
+    assert res["a"]["n"] == 6 and len(res["a"]["rounds"]) == 3
+    assert res["a"]["loops"] == [1001]
+    rs = bench.round_ratios(res["a"], res["b"])
+    assert [round(x, 2) for x in rs] == [1.82, 2.2, 1.82]
+    assert bench.by_round(res["a"], res["b"]) == "1.82x to 2.20x"
+    # One round only, or a case without rounds (callgrind): no range.
+    assert bench.by_round({"median": 1.0}, {"median": 2.0}) == ""
+    # A case whose run fails is reported failed, and runs no more.
+    calls.clear()
+    res = bench.run_rounds([("b", ["b.py"], {}), ("broken", ["x.py"], {})],
+                           args, 3, "t", 10)
+    assert res["broken"] is None and res["b"]["n"] == 6
+    assert [c[0] for c in calls].count("broken") == 2
+    assert bench.settings_text(args, 3) == (
+        "--processes 6 --values 3, in 3 interleaved rounds of 2 processes")
+    assert bench.settings_text(["--processes", "2"], 3).endswith(
+        "rounds of 1 process")
+    assert bench.settings_text(args, 1) == "--processes 6 --values 3"
+
+
+def test_verdicts_give_the_range_of_a_ratio_by_round():
+    bench = load_script("bench")
+    results = {
+        "const/METH_ASYNC": {"median": 36.0, "rounds": [35.0, 36.0, 40.0]},
+        "const/async def": {"median": 50.0, "rounds": [50.0, 48.0, 50.0]},
+    }
+    lines = bench.targets(results).splitlines()
+    assert lines == ["- METH_ASYNC const: 0.72x `async def`, 0.70x to "
+                     "0.80x by round (target <= 0.8x): met"]
