@@ -5,6 +5,7 @@ own patches/ and build/, so nothing here touches the real work area or the
 network.
 """
 
+import argparse
 import importlib.machinery
 import importlib.util
 import os
@@ -920,3 +921,21 @@ def test_verdicts_give_the_range_of_a_ratio_by_round():
     lines = bench.targets(results).splitlines()
     assert lines == ["- METH_ASYNC const: 0.72x `async def`, 0.70x to "
                      "0.80x by round (target <= 0.8x): met"]
+
+
+def test_full_runs_pin_their_workers_to_one_cpu(monkeypatch):
+    bench = load_script("bench")
+    monkeypatch.setattr(bench.os, "sched_getaffinity", lambda pid: {0, 1})
+    ns = argparse.Namespace
+    full = bench.pyperf_options(ns(quick=False, processes=None, affinity=None))
+    assert full[-2:] == ["--affinity", "1"]
+    assert "--affinity" not in bench.pyperf_options(
+        ns(quick=True, processes=None, affinity=None))
+    assert "--affinity" not in bench.pyperf_options(
+        ns(quick=False, processes=None, affinity="none"))
+    opts = bench.pyperf_options(ns(quick=True, processes=4, affinity="0-1"))
+    assert opts[opts.index("--affinity") + 1] == "0-1"
+    assert opts[opts.index("--processes") + 1] == "4"
+    monkeypatch.setattr(bench.os, "sched_getaffinity", lambda pid: {3})
+    assert "--affinity" not in bench.pyperf_options(
+        ns(quick=False, processes=None, affinity=None))
