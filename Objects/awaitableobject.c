@@ -103,22 +103,27 @@ typedef struct _PyAwaitableObject {
     PyObject *aw_arg;             // or the only argument, without a tuple
     PyObject *aw_kwnames;
     /* The queue: records[head:count] are pending, records[head] is the one
-       in progress while aw_inner is set. */
+       in progress while aw_inner is set.  The counts here are ints, as
+       those of code objects are, to keep the object small: thousands of
+       awaitables can be pending at once (asyncio.gather()), and every
+       cache line they take is missed again at each GC pass over them. */
     awaitable_record *aw_records;
-    Py_ssize_t aw_head;
-    Py_ssize_t aw_count;
-    Py_ssize_t aw_capacity;
+    int aw_head;
+    int aw_count;
+    int aw_capacity;
     /* Where records queued by a running callback go; -1: at the end.
        Only the thread driving the awaitable (aw_driver) queues there:
        records queued from other threads go at the end. */
-    Py_ssize_t aw_insert;
+    int aw_insert;
+    /* The saved values: aw_values[:aw_nvalues] and
+       aw_arb_values[:aw_narb_values]. */
+    int aw_nvalues;
+    int aw_values_capacity;
+    int aw_narb_values;
+    int aw_arb_values_capacity;
     PyThreadState *aw_driver;
     PyObject **aw_values;
-    Py_ssize_t aw_nvalues;
-    Py_ssize_t aw_values_capacity;
     void **aw_arb_values;
-    Py_ssize_t aw_narb_values;
-    Py_ssize_t aw_arb_values_capacity;
     /* Incremented by every PyAwaitable_Cancel(), so that code that ran
        arbitrary code (a callback, __await__) can tell whether the queue it
        was working on was dropped meanwhile.  Non-zero: no "never awaited"
@@ -165,7 +170,7 @@ queue_reserve(PyAwaitableObject *aw)
     }
     if (aw->aw_head > 0) {
         /* Reuse the consumed slots at the front first. */
-        Py_ssize_t n = aw->aw_count - aw->aw_head;
+        int n = aw->aw_count - aw->aw_head;
         memmove(aw->aw_records, aw->aw_records + aw->aw_head,
                 n * sizeof(awaitable_record));
         if (aw->aw_insert >= 0) {
@@ -175,7 +180,11 @@ queue_reserve(PyAwaitableObject *aw)
         aw->aw_count = n;
         return 0;
     }
-    Py_ssize_t capacity = aw->aw_capacity * 2;
+    if (aw->aw_capacity > INT_MAX / 2) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    int capacity = aw->aw_capacity * 2;
     awaitable_record *records;
     if (aw->aw_records == aw->aw_inline_records) {
         records = PyMem_New(awaitable_record, capacity);
@@ -225,7 +234,7 @@ queue_push_unless_cancelled(PyAwaitableObject *aw, awaitable_record *rec,
     }
     if (res == 0 && !dropped) {
         if (aw->aw_insert >= 0 && aw->aw_driver == _PyThreadState_GET()) {
-            Py_ssize_t at = aw->aw_insert;
+            int at = aw->aw_insert;
             memmove(aw->aw_records + at + 1, aw->aw_records + at,
                     (aw->aw_count - at) * sizeof(awaitable_record));
             aw->aw_records[at] = *rec;
@@ -280,7 +289,7 @@ queue_drop_queued_by_callback(PyAwaitableObject *aw)
 {
     Py_BEGIN_CRITICAL_SECTION(aw);
     while (aw->aw_insert > aw->aw_head) {
-        Py_ssize_t at = --aw->aw_insert;
+        int at = --aw->aw_insert;
         awaitable_record rec = aw->aw_records[at];
         memmove(aw->aw_records + at, aw->aw_records + at + 1,
                 (aw->aw_count - at - 1) * sizeof(awaitable_record));
@@ -1203,11 +1212,11 @@ awaitable_traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(aw->aw_args);
     Py_VISIT(aw->aw_arg);
     Py_VISIT(aw->aw_kwnames);
-    for (Py_ssize_t i = aw->aw_head; i < aw->aw_count; i++) {
+    for (int i = aw->aw_head; i < aw->aw_count; i++) {
         Py_VISIT(aw->aw_records[i].ar_obj);
         Py_VISIT(aw->aw_records[i].ar_ctx);
     }
-    for (Py_ssize_t i = 0; i < aw->aw_nvalues; i++) {
+    for (int i = 0; i < aw->aw_nvalues; i++) {
         Py_VISIT(aw->aw_values[i]);
     }
     return 0;
@@ -1907,15 +1916,22 @@ PyAwaitable_AsyncFor(PyObject *awaitable, PyObject *iterable,
 
 /* Grow a value array (inline or heap) to hold n more items. */
 static int
-values_reserve(void ***items, Py_ssize_t *capacity, void **inline_items,
-               Py_ssize_t len, Py_ssize_t n)
+values_reserve(void ***items, int *capacity, void **inline_items,
+               int len, Py_ssize_t n)
 {
-    if (len + n <= *capacity) {
+    if (n <= *capacity - len) {
         return 0;
     }
-    Py_ssize_t new_capacity = *capacity * 2;
+    if (n > INT_MAX - len) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t new_capacity = (Py_ssize_t)*capacity * 2;
     if (new_capacity < len + n) {
         new_capacity = len + n;
+    }
+    if (new_capacity > INT_MAX) {
+        new_capacity = INT_MAX;
     }
     void **new_items;
     if (*items == inline_items) {
@@ -1933,7 +1949,7 @@ values_reserve(void ***items, Py_ssize_t *capacity, void **inline_items,
         return -1;
     }
     *items = new_items;
-    *capacity = new_capacity;
+    *capacity = (int)new_capacity;
     return 0;
 }
 
