@@ -939,3 +939,19 @@ def test_full_runs_pin_their_workers_to_one_cpu(monkeypatch):
     monkeypatch.setattr(bench.os, "sched_getaffinity", lambda pid: {3})
     assert "--affinity" not in bench.pyperf_options(
         ns(quick=False, processes=None, affinity=None))
+
+
+def test_pyperformance_counts_are_one_loop(monkeypatch, tmp_path):
+    bench = load_script("bench")
+    monkeypatch.setattr(bench, "LOGS", tmp_path)
+    monkeypatch.setattr(bench, "pyperformance_cmd",
+                        lambda vpython, bench_dir, name: [vpython, name])
+    # Start-up costs 5,000,000; a loop of "a" 700, one of "b" fails.
+    def fake_argv(argv, ext_dir, log):
+        assert argv[2:8] == ["--worker", "--values", "1", "--warmups", "0",
+                             "--loops"]
+        return None if argv[1] == "b" else 5_000_000 + 700 * argv[8]
+    monkeypatch.setattr(bench, "callgrind_argv", fake_argv)
+    res = bench.callgrind_pyperformance("python", tmp_path, tmp_path,
+                                        ["a", "b"], "t")
+    assert res == {"a": {"median": 700}, "b": None}
