@@ -64,6 +64,7 @@
 
 typedef enum {
     AWR_AWAIT,          // await ar_obj
+    AWR_RETURN,         // await ar_obj, whose result becomes the result
     AWR_DEFER,          // call the defer callback
     AWR_WITH_ENTER,     // await __aenter__(); ar_ctx is the bound __aexit__
     AWR_WITH_EXIT,      // await ar_ctx(...); ar_obj is the exception or NULL
@@ -416,6 +417,9 @@ record_complete(PyAwaitableObject *aw, awaitable_record *rec,
     case AWR_AWAIT:
         res = call_result_callback(aw, rec->ar_cb.result, value);
         break;
+    case AWR_RETURN:
+        res = PyAwaitable_SetResult((PyObject *)aw, value);
+        break;
     case AWR_WITH_ENTER:
         res = call_result_callback(aw, rec->ar_cb.result, value);
         if (res == 0) {
@@ -480,6 +484,7 @@ record_start_iter(awaitable_record *rec)
     PyObject *iter;
     switch (rec->ar_kind) {
     case AWR_AWAIT:
+    case AWR_RETURN:
     case AWR_WITH_ENTER:
         return _PyCoro_GetAwaitableIter(rec->ar_obj);
     case AWR_WITH_EXIT:
@@ -688,8 +693,56 @@ typedef enum {
     STEP_BODY,          // run the body of a METH_ASYNC call
     STEP_DEFER,         // call a defer callback
     STEP_START,         // start the await of the head record
+    STEP_HAND_OVER,     // hand the last await over to the sender
     STEP_RETURN,        // the queue is empty: finished
 } awaitable_step;
+
+/* Whether the queue holds only an await whose result becomes the
+   awaitable's (PyAwaitable_ReturnAwait()): then nothing of the awaitable
+   is left to run, and whoever sends to it can await that instead.
+   Called in a critical section on aw. */
+static inline int
+only_return_await(PyAwaitableObject *aw)
+{
+    return aw->aw_head + 1 == aw->aw_count
+           && aw->aw_records[aw->aw_head].ar_kind == AWR_RETURN;
+}
+
+/* Send arg to the awaitable inner, or to any other iterator, for the
+   await in progress; an awaitable may hand over its last await
+   (_PyAwaitable_HANDED_OVER, see awaitable_run()). */
+static int
+awaitable_drive(PyAwaitableObject *aw, PyObject *arg, PyObject **presult,
+                int can_hand_over);
+
+static inline int
+send_inner(PyObject *inner, PyObject *arg, PyObject **presult)
+{
+    if (PyAwaitable_CheckExact(inner)) {
+        return awaitable_drive(_PyAwaitable_CAST(inner), arg, presult, 1);
+    }
+    return PyIter_Send(inner, arg, presult);
+}
+
+/* inner, the await in progress, handed over its last await, iter (a new
+   reference): await that instead, as inner would have.  If the awaitable
+   was cancelled meanwhile, iter is still awaited, as the await in
+   progress, but its result goes nowhere, as when a cancel comes while an
+   await starts (await_start()). */
+static void
+await_handed_over(PyAwaitableObject *aw, PyObject *inner, PyObject *iter)
+{
+    Py_BEGIN_CRITICAL_SECTION(aw);
+    assert(aw->aw_inner == inner || aw->aw_inner == NULL);
+    if (aw->aw_inner == inner) {
+        Py_DECREF(inner);   // not the last reference: the caller has one
+    }
+    else {
+        aw->aw_orphan = 1;
+    }
+    aw->aw_inner = iter;
+    Py_END_CRITICAL_SECTION();
+}
 
 /* The queue is empty and nothing is awaited: finish with the result.
    Called in a critical section on aw. */
@@ -715,17 +768,58 @@ is_own_iterator(PyObject *obj)
                   == AW_CREATED);
 }
 
+/* Finish by handing over the last await, the PyAwaitable_ReturnAwait()
+   step that is all the queue holds: pop it into *rec, and take the result,
+   which that of the await replaces, into *old_result (to be released out
+   of the critical section, by hand_over_end()).  Called in a critical
+   section on aw. */
+static inline void
+hand_over_begin(PyAwaitableObject *aw, awaitable_record *rec,
+                PyObject **old_result)
+{
+    queue_pop(aw, rec);
+    aw->aw_insert = -1;
+    *old_result = aw->aw_result;
+    aw->aw_result = NULL;
+    FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_FINISHED);
+}
+
+/* Get the iterator to await in place of the awaitable (into *presult),
+   as `await` does.  Returns _PyAwaitable_HANDED_OVER, or PYGEN_ERROR with
+   an exception set, which ends the awaitable as the await's error would:
+   the step has no error callback. */
+static int
+hand_over_end(awaitable_record *rec, PyObject *old_result, PyObject **presult)
+{
+    Py_XDECREF(old_result);
+    PyObject *iter = rec->ar_obj;
+    if (!is_own_iterator(iter)) {
+        iter = _PyCoro_GetAwaitableIter(rec->ar_obj);
+        Py_DECREF(rec->ar_obj);
+        if (iter == NULL) {
+            *presult = NULL;
+            return PYGEN_ERROR;
+        }
+    }
+    *presult = iter;
+    return _PyAwaitable_HANDED_OVER;
+}
+
 /* Drive the awaitable: send arg (or throw exc, if not NULL) to the await in
    progress and go on through the queue until something suspends, the
-   queue is empty, or an exception escapes.  aw_running is set. */
-static PySendResult
+   queue is empty, or an exception escapes.  If can_hand_over and all that
+   is left is a PyAwaitable_ReturnAwait() step, the awaitable finishes and
+   hands over that await to the caller instead (_PyAwaitable_HANDED_OVER, with
+   the iterator to await in *presult).  aw_running is set. */
+static int
 awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
-              PyObject **presult)
+              PyObject **presult, int can_hand_over)
 {
     for (;;) {
         awaitable_step step;
         awaitable_record rec;
         PyObject *inner = NULL;
+        PyObject *old_result = NULL;
         _PyAwaitable_CallBody body = NULL;
         PyObject *args = NULL, *body_arg = NULL, *kwnames = NULL;
         Py_ssize_t cancels;
@@ -760,7 +854,12 @@ awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
             step = STEP_DEFER;
             queue_pop(aw, &rec);
         }
-        else if (aw->aw_records[aw->aw_head].ar_kind == AWR_AWAIT
+        else if (can_hand_over && only_return_await(aw)) {
+            step = STEP_HAND_OVER;
+            hand_over_begin(aw, &rec, &old_result);
+        }
+        else if ((aw->aw_records[aw->aw_head].ar_kind == AWR_AWAIT
+                  || aw->aw_records[aw->aw_head].ar_kind == AWR_RETURN)
                  && is_own_iterator(aw->aw_records[aw->aw_head].ar_obj))
         {
             /* Start the await and send at once, as STEP_START and then
@@ -787,12 +886,18 @@ awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
                 exc = NULL;
             }
             else {
-                status = PyIter_Send(inner, arg, &value);
+                status = send_inner(inner, arg, &value);
             }
             if (status == PYGEN_NEXT) {
                 Py_DECREF(inner);
                 *presult = value;
                 return PYGEN_NEXT;
+            }
+            if (status == _PyAwaitable_HANDED_OVER) {
+                await_handed_over(aw, inner, value);
+                Py_DECREF(inner);
+                arg = Py_None;
+                continue;
             }
             res = await_done(aw, inner, status, value);
             Py_DECREF(inner);
@@ -815,6 +920,8 @@ awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
             res = await_start(aw, &rec, cancels);
             arg = Py_None;
             break;
+        case STEP_HAND_OVER:
+            return hand_over_end(&rec, old_result, presult);
         case STEP_RETURN:
             return PYGEN_RETURN;
         default:
@@ -914,7 +1021,7 @@ awaitable_enter(PyAwaitableObject *aw, int check_none_arg, PyObject *arg)
 }
 
 static void
-awaitable_leave(PyAwaitableObject *aw, PySendResult status)
+awaitable_leave(PyAwaitableObject *aw, int status)
 {
     PyObject *inner = NULL;
     Py_BEGIN_CRITICAL_SECTION(aw);
@@ -926,9 +1033,9 @@ awaitable_leave(PyAwaitableObject *aw, PySendResult status)
         aw->aw_inner = NULL;
         aw->aw_orphan = 0;
     }
-    /* Finished: the queue was empty and nothing awaited, and nothing can
-       be queued any more. */
-    assert(status != PYGEN_RETURN
+    /* Finished (or handed over): the queue was empty and nothing awaited,
+       and nothing can be queued any more. */
+    assert((status != PYGEN_RETURN && status != _PyAwaitable_HANDED_OVER)
            || (aw->aw_inner == NULL && aw->aw_head == aw->aw_count
                && aw->aw_insert == -1 && !aw->aw_orphan));
     FT_ATOMIC_STORE_UINT8_RELAXED(aw->aw_running, 0);
@@ -938,10 +1045,13 @@ awaitable_leave(PyAwaitableObject *aw, PySendResult status)
 }
 
 /* The first send to a METH_ASYNC call: run the body here and, if it
-   queued nothing, finish at once.  This is what awaitable_run() does,
-   short of its general loop, for the commonest await of all. */
-static inline PySendResult
-awaitable_run_first(PyAwaitableObject *aw, PyObject *arg, PyObject **presult)
+   queued nothing, finish at once (or, if all it queued is a
+   PyAwaitable_ReturnAwait() step, hand that over).  This is what
+   awaitable_run() does, short of its general loop, for the commonest
+   awaits of all. */
+static inline int
+awaitable_run_first(PyAwaitableObject *aw, PyObject *arg, PyObject **presult,
+                    int can_hand_over)
 {
     _PyAwaitable_CallBody body;
     PyObject *args = NULL, *body_arg = NULL, *kwnames = NULL;
@@ -959,39 +1069,94 @@ awaitable_run_first(PyAwaitableObject *aw, PyObject *arg, PyObject **presult)
     }
     Py_END_CRITICAL_SECTION();
     if (body == NULL) {
-        return awaitable_run(aw, arg, NULL, presult);
+        return awaitable_run(aw, arg, NULL, presult, can_hand_over);
     }
     if (run_body(aw, body, args, body_arg, kwnames) < 0) {
         /* Unwound as an exception in the body is: as one thrown in
            before the first await. */
         PyObject *exc = PyErr_GetRaisedException();
-        PySendResult status = awaitable_run(aw, Py_None, exc, presult);
+        int status = awaitable_run(aw, Py_None, exc, presult, can_hand_over);
         Py_DECREF(exc);
         return status;
     }
-    int done;
+    int done, handing_over = 0;
+    awaitable_record rec;
+    PyObject *old_result = NULL;
     Py_BEGIN_CRITICAL_SECTION(aw);
     done = aw->aw_head == aw->aw_count;
     if (done) {
         awaitable_finish(aw, presult);
     }
+    else if (can_hand_over && only_return_await(aw)) {
+        handing_over = 1;
+        hand_over_begin(aw, &rec, &old_result);
+    }
     Py_END_CRITICAL_SECTION();
     if (done) {
         return PYGEN_RETURN;
     }
-    return awaitable_run(aw, Py_None, NULL, presult);
+    if (handing_over) {
+        return hand_over_end(&rec, old_result, presult);
+    }
+    return awaitable_run(aw, Py_None, NULL, presult, can_hand_over);
+}
+
+/* am_send, and the send of the SEND instruction and of an awaitable to
+   the awaitable it awaits, which may take a hand-over (can_hand_over):
+   see awaitable_run(). */
+static int
+awaitable_drive(PyAwaitableObject *aw, PyObject *arg, PyObject **presult,
+                int can_hand_over)
+{
+    if (awaitable_enter(aw, 1, arg) < 0) {
+        *presult = NULL;
+        return PYGEN_ERROR;
+    }
+    int status = awaitable_run_first(aw, arg, presult, can_hand_over);
+    awaitable_leave(aw, status);
+    return status;
 }
 
 static PySendResult
 awaitable_am_send(PyObject *self, PyObject *arg, PyObject **presult)
 {
-    PyAwaitableObject *aw = _PyAwaitable_CAST(self);
-    if (awaitable_enter(aw, 1, arg) < 0) {
-        *presult = NULL;
-        return PYGEN_ERROR;
+    return awaitable_drive(_PyAwaitable_CAST(self), arg, presult, 0);
+}
+
+/* The receiver *preceiver handed over its last await, *presult: await
+   that in its place, sending None to the awaitables handed over in turn,
+   until one suspends or finishes or what is handed over is another
+   iterator.  Kept out of _PyAwaitable_SendOrHandOver(), so that the send
+   to an awaitable that does not hand over costs no more than am_send. */
+static Py_NO_INLINE int
+take_hand_over(PyObject **preceiver, PyObject **presult)
+{
+    for (;;) {
+        PyObject *receiver = *preceiver;
+        /* Released once it is no longer the receiver. */
+        *preceiver = *presult;
+        Py_DECREF(receiver);
+        if (!PyAwaitable_CheckExact(*preceiver)) {
+            *presult = NULL;
+            return _PyAwaitable_HANDED_OVER;
+        }
+        int status = awaitable_drive(_PyAwaitable_CAST(*preceiver), Py_None,
+                                     presult, 1);
+        if (status != _PyAwaitable_HANDED_OVER) {
+            return status;
+        }
     }
-    PySendResult status = awaitable_run_first(aw, arg, presult);
-    awaitable_leave(aw, status);
+}
+
+int
+_PyAwaitable_SendOrHandOver(PyObject **preceiver, PyObject *arg,
+                            PyObject **presult)
+{
+    int status = awaitable_drive(_PyAwaitable_CAST(*preceiver), arg, presult,
+                                 1);
+    if (status == _PyAwaitable_HANDED_OVER) {
+        status = take_hand_over(preceiver, presult);
+    }
     return status;
 }
 
@@ -1140,7 +1305,7 @@ awaitable_throw(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyObject *result;
-    PySendResult status = awaitable_run(aw, Py_None, exc, &result);
+    int status = awaitable_run(aw, Py_None, exc, &result, 0);
     Py_DECREF(exc);
     awaitable_leave(aw, status);
     return gen_result(status, result);
@@ -1682,16 +1847,17 @@ is_awaitable(PyObject *obj)
     return am != NULL && am->am_await != NULL;
 }
 
-int
-PyAwaitable_AddAwait(PyObject *awaitable, PyObject *coro,
-                     PyAwaitable_Callback result_callback,
-                     PyAwaitable_Error error_callback)
+/* Queue an await of coro (a record of kind AWR_AWAIT or AWR_RETURN);
+   func is the API function, for the error messages. */
+static int
+queue_await(PyObject *awaitable, PyObject *coro, awaitable_record_kind kind,
+            PyAwaitable_Callback result_callback,
+            PyAwaitable_Error error_callback, const char *func)
 {
     CHECK_AWAITABLE(awaitable, -1);
     if (coro == NULL) {
-        PyErr_SetString(PyExc_ValueError,
-                        "PyAwaitable_AddAwait() got NULL; "
-                        "was an error check forgotten?");
+        PyErr_Format(PyExc_ValueError,
+                     "%s() got NULL; was an error check forgotten?", func);
         return -1;
     }
     if (coro == awaitable) {
@@ -1709,9 +1875,25 @@ PyAwaitable_AddAwait(PyObject *awaitable, PyObject *coro,
         .ar_obj = Py_NewRef(coro),
         .ar_cb.result = result_callback,
         .ar_error = error_callback,
-        .ar_kind = AWR_AWAIT,
+        .ar_kind = kind,
     };
     return queue_push(_PyAwaitable_CAST(awaitable), &rec);
+}
+
+int
+PyAwaitable_AddAwait(PyObject *awaitable, PyObject *coro,
+                     PyAwaitable_Callback result_callback,
+                     PyAwaitable_Error error_callback)
+{
+    return queue_await(awaitable, coro, AWR_AWAIT, result_callback,
+                       error_callback, "PyAwaitable_AddAwait");
+}
+
+int
+PyAwaitable_ReturnAwait(PyObject *awaitable, PyObject *coro)
+{
+    return queue_await(awaitable, coro, AWR_RETURN, NULL, NULL,
+                       "PyAwaitable_ReturnAwait");
 }
 
 int

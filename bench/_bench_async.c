@@ -37,6 +37,7 @@ static PyObject *api_chain_fn;      /* this module's api_chain */
 static PyObject *async_chain_fn;    /* this module's async_chain */
 #endif
 
+#ifdef BENCH_VENDORED
 /* The result callback of `return await inner`: the awaited value becomes
    the awaitable's result. */
 static int
@@ -44,9 +45,12 @@ set_result(PyObject *awaitable, PyObject *result)
 {
     return PyAwaitable_SetResult(awaitable, result);
 }
+#endif
 
 /* Queue an await of func(arg) (arg NULL: no argument) whose result becomes
-   the awaitable's. */
+   the awaitable's: `return await func(arg)`, which the native API spells
+   PyAwaitable_ReturnAwait() and the library as an await with a result
+   callback that sets the result. */
 static int
 await_call(PyObject *awaitable, PyObject *func, PyObject *arg)
 {
@@ -55,7 +59,11 @@ await_call(PyObject *awaitable, PyObject *func, PyObject *arg)
     if (coro == NULL) {
         return -1;
     }
+#ifdef BENCH_VENDORED
     int res = PyAwaitable_AddAwait(awaitable, coro, set_result, NULL);
+#else
+    int res = PyAwaitable_ReturnAwait(awaitable, coro);
+#endif
     Py_DECREF(coro);
     return res;
 }

@@ -38,6 +38,7 @@ PyAPI_FUNC(PyObject *) PyAwaitable_New(void);
 PyAPI_FUNC(int) PyAwaitable_AddAwait(PyObject *awaitable, PyObject *coro,
                                      PyAwaitable_Callback result_callback,
                                      PyAwaitable_Error error_callback);
+PyAPI_FUNC(int) PyAwaitable_ReturnAwait(PyObject *awaitable, PyObject *coro);
 PyAPI_FUNC(int) PyAwaitable_AddExpr(PyObject *awaitable, PyObject *expr,
                                     PyAwaitable_Callback result_callback,
                                     PyAwaitable_Error error_callback);

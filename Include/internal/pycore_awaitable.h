@@ -48,6 +48,18 @@ extern PyObject *_PyCFunction_CallAsync(PyObject *func, PyMethodDef *ml,
                                         PyObject *const *args,
                                         Py_ssize_t nargs, PyObject *kwnames);
 
+/* The send of the SEND instruction to an awaitable object, *preceiver
+   (the receiver's stack slot, a strong reference).  Returns what am_send
+   returns or, if the awaitable handed over the await that is all that is
+   left of it (PyAwaitable_ReturnAwait()), _PyAwaitable_HANDED_OVER: the
+   awaitable finished and was replaced in *preceiver by the iterator to
+   await instead, which is to be sent None; *presult is NULL.  Awaitable
+   objects handed over are sent to here, in turn, so that the new receiver
+   is never one. */
+#define _PyAwaitable_HANDED_OVER 2
+extern int _PyAwaitable_SendOrHandOver(PyObject **preceiver, PyObject *arg,
+                                       PyObject **presult);
+
 #ifdef __cplusplus
 }
 #endif

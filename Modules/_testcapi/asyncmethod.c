@@ -213,6 +213,61 @@ async_await_double(PyObject *self, PyObject *awaitable, PyObject *coro)
     return PyUnicode_FromString("body");
 }
 
+/* async def f(coro): return await coro */
+static PyObject *
+async_return_await(PyObject *self, PyObject *awaitable, PyObject *coro)
+{
+    if (PyAwaitable_ReturnAwait(awaitable, coro) < 0) {
+        return NULL;
+    }
+    /* No explicit result: the await's is the result. */
+    return Py_NewRef(awaitable);
+}
+
+/* async def f(n, coro): return await (f(n - 1, coro) if n else coro) */
+static PyObject *
+async_return_await_chain(PyObject *self, PyObject *awaitable,
+                         PyObject *const *args, Py_ssize_t nargs)
+{
+    if (!_PyArg_CheckPositional("async_return_await_chain", nargs, 2, 2)) {
+        return NULL;
+    }
+    Py_ssize_t n = PyLong_AsSsize_t(args[0]);
+    if (n == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    PyObject *next;
+    if (n > 0) {
+        /* self is the module. */
+        PyObject *func = PyObject_GetAttrString(self,
+                                                "async_return_await_chain");
+        if (func == NULL) {
+            return NULL;
+        }
+        PyObject *m = PyLong_FromSsize_t(n - 1);
+        if (m == NULL) {
+            Py_DECREF(func);
+            return NULL;
+        }
+        PyObject *callargs[2] = {m, args[1]};
+        next = PyObject_Vectorcall(func, callargs, 2, NULL);
+        Py_DECREF(m);
+        Py_DECREF(func);
+        if (next == NULL) {
+            return NULL;
+        }
+    }
+    else {
+        next = Py_NewRef(args[1]);
+    }
+    int res = PyAwaitable_ReturnAwait(awaitable, next);
+    Py_DECREF(next);
+    if (res < 0) {
+        return NULL;
+    }
+    return Py_NewRef(awaitable);
+}
+
 /* async def f(coro): await coro; return "body" */
 static PyObject *
 async_await_keep(PyObject *self, PyObject *awaitable, PyObject *coro)
@@ -407,6 +462,10 @@ static PyMethodDef async_functions[] = {
      METH_O | METH_ASYNC},
     {"async_await_keep", _PyCFunction_CAST(async_await_keep),
      METH_O | METH_ASYNC},
+    {"async_return_await", _PyCFunction_CAST(async_return_await),
+     METH_O | METH_ASYNC},
+    {"async_return_await_chain", _PyCFunction_CAST(async_return_await_chain),
+     METH_FASTCALL | METH_ASYNC},
     {"async_get_awaitable", _PyCFunction_CAST(async_get_awaitable),
      METH_NOARGS | METH_ASYNC},
     _TESTCAPI_ASYNC_CLINIC_NOARGS_METHODDEF

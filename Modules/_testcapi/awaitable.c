@@ -445,6 +445,46 @@ awaitable_await_one(PyObject *self, PyObject *coro)
     return aw;
 }
 
+static PyObject *
+awaitable_return_await(PyObject *self, PyObject *args)
+{
+    PyObject *aw, *obj;
+    if (!PyArg_ParseTuple(args, "OO", &aw, &obj)) {
+        return NULL;
+    }
+    AW_ARG(aw);
+    NULLABLE(obj);
+    RETURN_INT(PyAwaitable_ReturnAwait(aw, obj));
+}
+
+/* n awaitables, each returning the await of the next; the last one
+   returns the await of obj.  Made from the inside out, without recursing
+   in C. */
+static PyObject *
+awaitable_return_await_chain(PyObject *self, PyObject *args)
+{
+    Py_ssize_t n;
+    PyObject *obj;
+    if (!PyArg_ParseTuple(args, "nO", &n, &obj)) {
+        return NULL;
+    }
+    PyObject *inner = Py_NewRef(obj);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *aw = PyAwaitable_New();
+        if (aw == NULL) {
+            Py_DECREF(inner);
+            return NULL;
+        }
+        int res = PyAwaitable_ReturnAwait(aw, inner);
+        Py_SETREF(inner, aw);
+        if (res < 0) {
+            Py_DECREF(inner);
+            return NULL;
+        }
+    }
+    return inner;
+}
+
 static PyMethodDef test_methods[] = {
     {"awaitable_new", awaitable_new, METH_NOARGS},
     {"awaitable_init", awaitable_init, METH_NOARGS},
@@ -469,6 +509,9 @@ static PyMethodDef test_methods[] = {
      METH_O},
     {"awaitable_return", awaitable_return, METH_O},
     {"awaitable_await_one", awaitable_await_one, METH_O},
+    {"awaitable_return_await", awaitable_return_await, METH_VARARGS},
+    {"awaitable_return_await_chain", awaitable_return_await_chain,
+     METH_VARARGS},
     {NULL},
 };
 

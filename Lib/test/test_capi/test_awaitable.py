@@ -4,6 +4,7 @@ import gc
 import inspect
 import sys
 import threading
+import traceback
 import types
 import unittest
 import warnings
@@ -322,6 +323,219 @@ class AddAwaitTests(unittest.TestCase):
             _testcapi.awaitable_add_await(aw, suspending(i), on_result)
         run(aw)
         self.assertEqual(results, list(range(100)))
+
+
+class ReturnAwaitTests(unittest.TestCase):
+    """PyAwaitable_ReturnAwait(): `return await obj`.  When that is all
+    that is left of the awaitable, an `await` of it (the SEND instruction)
+    takes the await over: the awaiting frame awaits obj itself."""
+
+    def return_await(self, obj):
+        aw = new()
+        self.assertEqual(_testcapi.awaitable_return_await(aw, obj), 0)
+        return aw
+
+    def cases(self):
+        return [(value(1), 1, []),
+                (suspending(2), 2, ['suspend0']),
+                (generator_based(3), 3, ['gen']),
+                (Suspend(2, result=4), 4, ['suspend0', 'suspend1']),
+                (_testcapi.awaitable_return(5), 5, [])]
+
+    def test_result_by_send(self):
+        # Driven by send(), the awaitable awaits obj itself.
+        for obj, result, yielded in self.cases():
+            with self.subTest(obj=obj):
+                self.assertEqual(run(self.return_await(obj)),
+                                 (result, yielded))
+
+    def test_result_by_await(self):
+        for obj, result, yielded in self.cases():
+            with self.subTest(obj=obj):
+                async def main():
+                    return await self.return_await(obj)
+                self.assertEqual(run(main()), (result, yielded))
+
+    def test_replaces_result(self):
+        for await_it in (False, True):
+            with self.subTest(await_it=await_it):
+                aw = new()
+                _testcapi.awaitable_set_result(aw, 'old')
+                _testcapi.awaitable_return_await(aw, value('new'))
+                async def main():
+                    return await aw
+                self.assertEqual(run(main() if await_it else aw),
+                                 ('new', []))
+
+    def test_hand_over(self):
+        inner = suspending('x')
+        aw = self.return_await(inner)
+        async def main():
+            return await aw
+        coro = main()
+        self.assertEqual(coro.send(None), 'suspend0')
+        # The frame awaits the inner coroutine; the awaitable is done.
+        self.assertIs(coro.cr_await, inner)
+        self.assertIsNone(aw.cr_await)
+        with self.assertRaisesRegex(RuntimeError, 'already awaited'):
+            aw.send(None)
+        with self.assertRaises(StopIteration) as cm:
+            coro.send('sent')
+        self.assertEqual(cm.exception.value, 'x')
+
+    def test_hand_over_sends_and_throws(self):
+        susp = Suspend(2, result='r')
+        async def main():
+            return await self.return_await(susp)
+        coro = main()
+        self.assertEqual(coro.send(None), 'suspend0')
+        self.assertEqual(coro.send('a'), 'suspend1')
+        with self.assertRaises(StopIteration) as cm:
+            coro.send('b')
+        self.assertEqual(cm.exception.value, 'r')
+        self.assertEqual(susp.sent, ['a', 'b'])
+
+        log = []
+        async def inner():
+            try:
+                await Suspend()
+            except KeyError as exc:
+                log.append(exc)
+                return 'caught'
+        async def main():
+            return await self.return_await(inner())
+        coro = main()
+        coro.send(None)
+        with self.assertRaises(StopIteration) as cm:
+            coro.throw(KeyError('k'))
+        self.assertEqual(cm.exception.value, 'caught')
+        self.assertEqual(len(log), 1)
+
+    def test_steps_after_it_still_run(self):
+        log = []
+        aw = new()
+        _testcapi.awaitable_return_await(aw, suspending('a'))
+        add_await(aw, value('b'), lambda aw, r: log.append(r) or 0)
+        async def main():
+            return await aw
+        coro = main()
+        self.assertEqual(coro.send(None), 'suspend0')
+        self.assertIs(coro.cr_await, aw)
+        with self.assertRaises(StopIteration) as cm:
+            coro.send(None)
+        self.assertEqual(cm.exception.value, 'a')
+        self.assertEqual(log, ['b'])
+
+    def test_handed_over_after_steps(self):
+        log = []
+        aw = new()
+        add_await(aw, suspending('a'), lambda aw, r: log.append(r) or 0)
+        _testcapi.awaitable_return_await(aw, suspending('b'))
+        async def main():
+            return await aw
+        self.assertEqual(run(main()), ('b', ['suspend0', 'suspend0']))
+        self.assertEqual(log, ['a'])
+
+    def test_exception(self):
+        async def fail():
+            raise ZeroDivisionError('inner')
+        for await_it in (False, True):
+            with self.subTest(await_it=await_it):
+                aw = self.return_await(fail())
+                async def main():
+                    return await aw
+                try:
+                    run(main() if await_it else aw)
+                except ZeroDivisionError as exc:
+                    tb = exc.__traceback__
+                else:
+                    self.fail('ZeroDivisionError not raised')
+                names = [f.name for f in traceback.extract_tb(tb)]
+                self.assertEqual(names[-1], 'fail')
+                del tb
+
+    def test_await_error(self):
+        class Bad:
+            def __await__(self):
+                raise KeyError('bad')
+        for await_it in (False, True):
+            with self.subTest(await_it=await_it):
+                aw = self.return_await(Bad())
+                async def main():
+                    return await aw
+                with self.assertRaises(KeyError):
+                    run(main() if await_it else aw)
+                with self.assertRaisesRegex(RuntimeError, 'already awaited'):
+                    aw.send(None)
+
+    def test_rejects_non_awaitables(self):
+        def gen():
+            yield
+        aw = new()
+        for obj in (42, 'abc', gen(), value):
+            with self.subTest(obj=obj):
+                with self.assertRaises(TypeError):
+                    _testcapi.awaitable_return_await(aw, obj)
+        with self.assertRaisesRegex(ValueError, 'ReturnAwait'):
+            _testcapi.awaitable_return_await(aw, NULL)
+        with self.assertRaises(ValueError):
+            _testcapi.awaitable_return_await(aw, aw)
+        with self.assertRaises(SystemError):
+            _testcapi.awaitable_return_await(NULL, Suspend())
+        self.assertEqual(run(aw), (None, []))
+
+    def test_chain_is_a_loop(self):
+        # Each awaitable hands over the next: deep chains take no C stack.
+        n = 20_000
+        for await_it in (False, True):
+            with self.subTest(await_it=await_it):
+                aw = _testcapi.awaitable_return_await_chain(
+                    n, suspending('deep'))
+                async def main():
+                    return await aw
+                self.assertEqual(run(main() if await_it else aw),
+                                 ('deep', ['suspend0']))
+
+    def test_meth_async(self):
+        for await_it in (False, True):
+            with self.subTest(await_it=await_it):
+                aw = _testcapi.async_return_await(suspending('m'))
+                async def main():
+                    return await aw
+                self.assertEqual(run(main() if await_it else aw),
+                                 ('m', ['suspend0']))
+                aw = _testcapi.async_return_await_chain(20_000, value('c'))
+                self.assertEqual(run(main() if await_it else aw), ('c', []))
+
+    def test_asyncio_cancel_reaches_inner(self):
+        for wrap in (False, True):
+            with self.subTest(wrap=wrap):
+                log = []
+                async def inner():
+                    try:
+                        await asyncio.sleep(10)
+                    except asyncio.CancelledError:
+                        log.append('inner cancelled')
+                        raise
+                async def outer():
+                    return await _testcapi.async_return_await(inner())
+                async def main():
+                    task = asyncio.create_task(
+                        outer() if wrap else self.return_await(inner()))
+                    await asyncio.sleep(0)
+                    task.cancel()
+                    with self.assertRaises(asyncio.CancelledError):
+                        await task
+                    return task.cancelled()
+                self.assertTrue(asyncio.run(main()))
+                self.assertEqual(log, ['inner cancelled'])
+
+    def test_asyncio_gather(self):
+        async def main():
+            return await asyncio.gather(
+                *(_testcapi.async_return_await(asyncio.sleep(0, i))
+                  for i in range(100)))
+        self.assertEqual(asyncio.run(main()), list(range(100)))
 
 
 class CallbackCodeTests(unittest.TestCase):
