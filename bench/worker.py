@@ -68,7 +68,8 @@ def all_cases():
     cases = ["sync C call"]
     for scenario in SCENARIOS:
         cases += [f"{scenario}/{way}" for way in WAYS]
-    cases += ["done future", "empty loop"]
+    cases += ["done future", "empty loop", "C returns a coroutine",
+              "C returns a suspending coroutine"]
     return cases
 
 
@@ -188,6 +189,14 @@ def case_setup(case):
         return (*make_done_future_loop(), 1)
     if case == "empty loop":
         return (*make_empty_loop(), 1)
+    if case in ("C returns a coroutine", "C returns a suspending coroutine"):
+        # The least a C function awaiting one coroutine can cost: a plain
+        # C function that calls the coroutine function and returns the
+        # coroutine, which the loop awaits inline.
+        import operator
+        inner = (bench_python.inner_const if case == "C returns a coroutine"
+                 else bench_python.inner_suspend)
+        return (*make_await_loop(operator.call, inner), 1)
     if case == "coroutine tree":
         # pyperformance's coroutines benchmark, smaller: fibonacci(15) of
         # `async def` awaiting `async def`, driven by send(None).

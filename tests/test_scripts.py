@@ -836,23 +836,33 @@ def test_missed_targets_say_what_they_need_and_their_floor():
     counts = {"const/METH_ASYNC": 866, "const/async def": 1_097,
               "const/Cython": 1_427,
               "inner/METH_ASYNC": 1_970, "inner/async def": 1_987,
-              "suspend/METH_ASYNC": 3_803, "suspend/async def": 3_702}
+              "suspend/METH_ASYNC": 3_803, "suspend/async def": 3_702,
+              "gather/METH_ASYNC": 41_000, "gather/async def": 40_494,
+              "C returns a coroutine": 1_650,
+              "C returns a suspending coroutine": 3_300}
     results = {case: {"median": n} for case, n in counts.items()}
     lines = bench.targets(results, fmt=bench.instructions).splitlines()
     assert "- METH_ASYNC const: 0.79x `async def` (target <= 0.8x): met" \
         in lines
-    # 0.8 x 1,987 = 1,590 needed; the floor is 866 + 1,987 - 1,097.
+    # 0.8 x 1,987 = 1,590 needed; the floor is a coroutine returned by a
+    # plain C function and awaited.
     assert ("- METH_ASYNC inner: 0.99x `async def` (target <= 0.8x): "
-            "MISSED (met at 1,590 or less; floor 1,756: out of reach)"
+            "MISSED (met at 1,590 or less; floor 1,650: out of reach)"
             in lines)
     # A floor below what is needed: missed, but not out of reach.
     assert ("- METH_ASYNC suspend: 1.03x `async def` (target <= 1.0x): "
-            "MISSED (met at 3,702 or less; floor 3,471)" in lines)
+            "MISSED (met at 3,702 or less; floor 3,300)" in lines)
     # Without the reference cases, the constant case has no floor.
     assert ("- const: Cython takes 1.65x the time of METH_ASYNC "
             "(target >= 2.0x): MISSED (met at 714 or less)" in lines)
     assert lines[-1] == bench.FLOOR_NOTE
-    assert bench.references(results, bench.instructions) == ""
+    # asyncio's floor: METH_ASYNC's (1) plus the rest of async def's (4).
+    assert bench.floor(results, "gather") == 866 + 40_494 - 1_097
+    assert bench.references(results, bench.instructions) == (
+        "For reference, per iteration: with an await of the coroutine of "
+        "(2) returned by a plain C function (C returns a coroutine) 1,650; "
+        "the same with that of (3) (C returns a suspending coroutine) "
+        "3,300.")
     # With them: a done future awaited, plus a C call (sync C call minus
     # the empty loop).
     for case, n in (("done future", 671), ("sync C call", 430),
@@ -862,10 +872,11 @@ def test_missed_targets_say_what_they_need_and_their_floor():
     assert ("- const: Cython takes 1.65x the time of METH_ASYNC "
             "(target >= 2.0x): MISSED (met at 714 or less; floor 851: "
             "out of reach)" in lines)
-    assert bench.references(results, bench.instructions) == (
+    assert bench.references(results, bench.instructions).startswith(
         "For reference, per iteration: the driver's loop alone (empty "
         "loop) 250; with a plain C call in it (sync C call) 430; with an "
-        "await of an already-done asyncio future (done future) 671.")
+        "await of an already-done asyncio future (done future) 671; with "
+        "an await of the coroutine of (2)")
 
 
 def test_rounds_interleave_cases_and_pool_their_values(monkeypatch, tmp_path):
