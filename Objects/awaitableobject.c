@@ -135,6 +135,9 @@ typedef struct _PyAwaitableObject {
     /* aw_inner's step was dropped while it started: no callback runs when
        it completes. */
     char aw_orphan;
+    /* aw_records, aw_values or aw_arb_values was moved to the heap, and is
+       freed at deallocation: one test there instead of three. */
+    uint8_t aw_heap_storage;
     awaitable_record aw_inline_records[AW_INLINE_RECORDS];
     PyObject *aw_inline_values[AW_INLINE_VALUES];
     void *aw_inline_arb_values[AW_INLINE_ARB_VALUES];
@@ -192,6 +195,7 @@ queue_reserve(PyAwaitableObject *aw)
         if (records != NULL) {
             memcpy(records, aw->aw_inline_records,
                    aw->aw_count * sizeof(awaitable_record));
+            aw->aw_heap_storage = 1;
         }
     }
     else {
@@ -708,13 +712,13 @@ only_return_await(PyAwaitableObject *aw)
            && aw->aw_records[aw->aw_head].ar_kind == AWR_RETURN;
 }
 
-/* Send arg to the awaitable inner, or to any other iterator, for the
-   await in progress; an awaitable may hand over its last await
-   (_PyAwaitable_HANDED_OVER, see awaitable_run()). */
-static int
+static inline Py_ALWAYS_INLINE int
 awaitable_drive(PyAwaitableObject *aw, PyObject *arg, PyObject **presult,
                 int can_hand_over);
 
+/* Send arg to the awaitable inner, or to any other iterator, for the
+   await in progress; an awaitable may hand over its last await
+   (_PyAwaitable_HANDED_OVER, see awaitable_run()). */
 static inline int
 send_inner(PyObject *inner, PyObject *arg, PyObject **presult)
 {
@@ -1103,8 +1107,11 @@ awaitable_run_first(PyAwaitableObject *aw, PyObject *arg, PyObject **presult,
 
 /* am_send, and the send of the SEND instruction and of an awaitable to
    the awaitable it awaits, which may take a hand-over (can_hand_over):
-   see awaitable_run(). */
-static int
+   see awaitable_run().  Inlined into each of them: every await of an
+   awaitable goes through here once or more, and the call alone cost
+   some 15 instructions of the 860 that awaiting a METH_ASYNC function
+   returning a constant takes. */
+static inline Py_ALWAYS_INLINE int
 awaitable_drive(PyAwaitableObject *aw, PyObject *arg, PyObject **presult,
                 int can_hand_over)
 {
@@ -1123,15 +1130,17 @@ awaitable_am_send(PyObject *self, PyObject *arg, PyObject **presult)
     return awaitable_drive(_PyAwaitable_CAST(self), arg, presult, 0);
 }
 
-/* The receiver *preceiver handed over its last await, *presult: await
-   that in its place, sending None to the awaitables handed over in turn,
-   until one suspends or finishes or what is handed over is another
-   iterator.  Kept out of _PyAwaitable_SendOrHandOver(), so that the send
-   to an awaitable that does not hand over costs no more than am_send. */
+/* The receiver *preceiver, an awaitable, handed over its last await,
+   *presult, itself an awaitable object: await each awaitable handed over
+   in turn, sending None to it, until one suspends or finishes or hands
+   over another iterator.  A loop, so that chains of any length take no C
+   stack.  Kept out of _PyAwaitable_SendOrHandOver(), the common case
+   being a single hand-over of a coroutine. */
 static Py_NO_INLINE int
-take_hand_over(PyObject **preceiver, PyObject **presult)
+take_hand_overs(PyObject **preceiver, PyObject **presult)
 {
-    for (;;) {
+    int status;
+    do {
         PyObject *receiver = *preceiver;
         /* Released once it is no longer the receiver. */
         *preceiver = *presult;
@@ -1140,24 +1149,29 @@ take_hand_over(PyObject **preceiver, PyObject **presult)
             *presult = NULL;
             return _PyAwaitable_HANDED_OVER;
         }
-        int status = awaitable_drive(_PyAwaitable_CAST(*preceiver), Py_None,
-                                     presult, 1);
-        if (status != _PyAwaitable_HANDED_OVER) {
-            return status;
-        }
-    }
+        status = awaitable_drive(_PyAwaitable_CAST(*preceiver), Py_None,
+                                 presult, 1);
+    } while (status == _PyAwaitable_HANDED_OVER);
+    return status;
 }
 
 int
 _PyAwaitable_SendOrHandOver(PyObject **preceiver, PyObject *arg,
                             PyObject **presult)
 {
-    int status = awaitable_drive(_PyAwaitable_CAST(*preceiver), arg, presult,
+    PyObject *receiver = *preceiver;
+    int status = awaitable_drive(_PyAwaitable_CAST(receiver), arg, presult,
                                  1);
-    if (status == _PyAwaitable_HANDED_OVER) {
-        status = take_hand_over(preceiver, presult);
+    if (status != _PyAwaitable_HANDED_OVER) {
+        return status;
     }
-    return status;
+    if (PyAwaitable_CheckExact(*presult)) {
+        return take_hand_overs(preceiver, presult);
+    }
+    *preceiver = *presult;
+    *presult = NULL;
+    Py_DECREF(receiver);
+    return _PyAwaitable_HANDED_OVER;
 }
 
 static PyObject *
@@ -1473,6 +1487,29 @@ _PyAwaitable_ClearFreeList(struct _Py_object_freelists *freelists,
 #endif
 }
 
+/* Free what of the queue and the saved values is on the heap, back to the
+   inline arrays. */
+static void
+awaitable_free_storage(PyAwaitableObject *aw)
+{
+    if (aw->aw_records != aw->aw_inline_records) {
+        PyMem_Free(aw->aw_records);
+        aw->aw_records = aw->aw_inline_records;
+        aw->aw_capacity = AW_INLINE_RECORDS;
+    }
+    if (aw->aw_values != aw->aw_inline_values) {
+        PyMem_Free(aw->aw_values);
+        aw->aw_values = aw->aw_inline_values;
+        aw->aw_values_capacity = AW_INLINE_VALUES;
+    }
+    if (aw->aw_arb_values != aw->aw_inline_arb_values) {
+        PyMem_Free(aw->aw_arb_values);
+        aw->aw_arb_values = aw->aw_inline_arb_values;
+        aw->aw_arb_values_capacity = AW_INLINE_ARB_VALUES;
+    }
+    aw->aw_heap_storage = 0;
+}
+
 static void
 awaitable_dealloc(PyObject *self)
 {
@@ -1488,20 +1525,8 @@ awaitable_dealloc(PyObject *self)
         PyObject_ClearWeakRefs(self);
     }
     awaitable_clear_refs(aw);
-    if (aw->aw_records != aw->aw_inline_records) {
-        PyMem_Free(aw->aw_records);
-        aw->aw_records = aw->aw_inline_records;
-        aw->aw_capacity = AW_INLINE_RECORDS;
-    }
-    if (aw->aw_values != aw->aw_inline_values) {
-        PyMem_Free(aw->aw_values);
-        aw->aw_values = aw->aw_inline_values;
-        aw->aw_values_capacity = AW_INLINE_VALUES;
-    }
-    if (aw->aw_arb_values != aw->aw_inline_arb_values) {
-        PyMem_Free(aw->aw_arb_values);
-        aw->aw_arb_values = aw->aw_inline_arb_values;
-        aw->aw_arb_values_capacity = AW_INLINE_ARB_VALUES;
+    if (aw->aw_heap_storage) {
+        awaitable_free_storage(aw);
     }
 #ifdef WITH_FREELISTS
     struct _Py_awaitable_freelist *freelist = get_awaitable_freelist();
@@ -1752,6 +1777,7 @@ awaitable_init(PyAwaitableObject *aw)
     aw->aw_cancels = 0;
     aw->aw_running = 0;
     aw->aw_orphan = 0;
+    aw->aw_heap_storage = 0;
 }
 
 /* A new awaitable in its initial state, not yet tracked by the GC. */
@@ -1834,7 +1860,7 @@ _PyAwaitable_NewCall(PyObject *func, _PyAwaitable_CallBody body,
 static int
 is_awaitable(PyObject *obj)
 {
-    if (PyCoro_CheckExact(obj)) {
+    if (PyCoro_CheckExact(obj) || PyAwaitable_CheckExact(obj)) {
         return 1;
     }
     if (PyGen_CheckExact(obj)) {
@@ -2099,7 +2125,7 @@ PyAwaitable_AsyncFor(PyObject *awaitable, PyObject *iterable,
 /* Grow a value array (inline or heap) to hold n more items. */
 static int
 values_reserve(void ***items, int *capacity, void **inline_items,
-               int len, Py_ssize_t n)
+               int len, Py_ssize_t n, uint8_t *heap_storage)
 {
     if (n <= *capacity - len) {
         return 0;
@@ -2120,6 +2146,7 @@ values_reserve(void ***items, int *capacity, void **inline_items,
         new_items = PyMem_New(void *, new_capacity);
         if (new_items != NULL) {
             memcpy(new_items, inline_items, len * sizeof(void *));
+            *heap_storage = 1;
         }
     }
     else {
@@ -2178,7 +2205,7 @@ PyAwaitable_SaveValues(PyObject *awaitable, Py_ssize_t nargs, ...)
         res = values_reserve((void ***)&aw->aw_values,
                              &aw->aw_values_capacity,
                              (void **)aw->aw_inline_values,
-                             aw->aw_nvalues, nargs);
+                             aw->aw_nvalues, nargs, &aw->aw_heap_storage);
     }
     if (res == 0) {
         for (Py_ssize_t i = 0; i < nargs; i++) {
@@ -2269,7 +2296,8 @@ PyAwaitable_SaveArbValues(PyObject *awaitable, Py_ssize_t nargs, ...)
     va_start(vargs, nargs);
     Py_BEGIN_CRITICAL_SECTION(aw);
     res = values_reserve(&aw->aw_arb_values, &aw->aw_arb_values_capacity,
-                         aw->aw_inline_arb_values, aw->aw_narb_values, nargs);
+                         aw->aw_inline_arb_values, aw->aw_narb_values, nargs,
+                         &aw->aw_heap_storage);
     if (res == 0) {
         for (Py_ssize_t i = 0; i < nargs; i++) {
             /* NULL is a valid value (the library asserts on it). */
