@@ -2,7 +2,8 @@
 
 Model is a pure-Python reference model of what Doc/c-api/awaitable.rst
 says an awaitable object does: its queue of steps (awaits, deferred
-calls, PyAwaitable_AsyncWith() and PyAwaitable_AsyncFor()), the callbacks
+calls, PyAwaitable_ReturnAwait(), PyAwaitable_AsyncWith() and
+PyAwaitable_AsyncFor()), the callbacks
 and their return codes, the unwinding of an exception to the next pending
 __aexit__, the result, send(), throw() and close() at any point,
 PyAwaitable_Cancel() from a callback or from outside, and release.  A
@@ -67,6 +68,8 @@ def settings(f):
 #           at_start: None, or 'cancel': __await__ cancels the awaitable
 #       on_result = None | (code, body)   code in RESULT_CODES
 #       on_error = None | (code, body)    code in ERROR_CODES
+#   ('return', inner)                     PyAwaitable_ReturnAwait(): its
+#       result becomes the awaitable's, its exception ends it
 #   ('defer', code, body)                 code in DEFER_CODES
 #   ('with', enter_call, enter, exit, on_body, on_error)
 #       async with: enter_call is 'ok', or 'raise' if __aenter__() raises
@@ -178,6 +181,9 @@ def normalize_step(step, counter):
         return Step(sid, 'for', items=tuple(items),
                     on_result=normalize_callback(on_item, counter),
                     on_error=normalize_callback(on_error, counter))
+    if step[0] == 'return':
+        return Step(sid, 'return', inner=step[1], on_result=None,
+                    on_error=None)
     if step[0] == 'defer' and counter.defers < MAX_DEFERS:
         counter.defers += 1
         _, code, body = step
@@ -325,6 +331,9 @@ class RealWorld:
         elif step.kind == 'for':
             _testcapi.awaitable_async_for(
                 self.aw, RealIterator(self, step), *slots)
+        elif step.kind == 'return':
+            _testcapi.awaitable_return_await(
+                self.aw, RealInner(self, step.sid, step.sid, step.inner))
         else:
             _testcapi.awaitable_add_await(
                 self.aw, RealInner(self, step.sid, step.sid, step.inner),
@@ -622,6 +631,12 @@ class Model:
         """The await of rec (popped) completed: run its callbacks.  Return
         None (go on) or the exception that escapes them."""
         step = rec.step
+        if rec.kind == 'return':
+            # No callbacks: the result replaces the awaitable's.
+            if status == 'error':
+                return value
+            self.result = value
+            return None
         if rec.kind == 'await':
             if status == 'error':
                 return self.error_callback(step, value)
@@ -679,7 +694,7 @@ class Model:
     def start(self, rec):
         """The key and the inner of the await of rec, starting."""
         step = rec.step
-        if rec.kind == 'await':
+        if rec.kind in ('await', 'return'):
             return step.sid, step.inner
         if rec.kind == 'enter':
             return (step.sid, 'enter'), step.enter
@@ -892,7 +907,7 @@ item_strategy = cm_inner(st.one_of(returning, returning, returning, raising,
 BODY_CODES = (0,) * len(RESULT_CODES) + RESULT_CODES
 
 
-def steps_with(children, kinds=('await', 'defer', 'with', 'for')):
+def steps_with(children, kinds=('await', 'return', 'defer', 'with', 'for')):
     action = st.one_of(st.tuples(st.just('set_result'), results),
                        st.just(('cancel',)))
     if children is not None:
@@ -907,6 +922,7 @@ def steps_with(children, kinds=('await', 'defer', 'with', 'for')):
     strategies = {
         'await': st.tuples(st.just('await'), inner_strategy, on_result,
                            on_error),
+        'return': st.tuples(st.just('return'), inner_strategy),
         'defer': st.tuples(st.just('defer'), st.sampled_from(DEFER_CODES),
                            body),
         'with': st.tuples(st.just('with'),
@@ -948,9 +964,13 @@ def AWAIT(suspensions=0, outcome=('return', 1), on_throw='propagate',
             on_error)
 
 
+def RETURN(suspensions=0, outcome=('return', 1), on_throw='propagate'):
+    return ('return', (suspensions, outcome, on_throw, None))
+
+
 def has_cancelling_start(steps):
     for step in steps:
-        if step[0] == 'await':
+        if step[0] in ('await', 'return'):
             if step[1][3] == 'cancel':
                 return True
             callbacks = step[2:]
@@ -1057,6 +1077,13 @@ class ModelTests(unittest.TestCase):
              driver=[SEND, ('throw',)], drain=True)
     # Deferred steps and their failures; start failures.
     @example(program=[DEFER('raise'), AWAIT(0)], driver=[], drain=True)
+    @example(program=[RETURN(1, ('return', 'r')),
+                      AWAIT(0, on_result=(0, []))], driver=[], drain=True)
+    @example(program=[AWAIT(0, on_result=(0, [('set_result', 'x')])),
+                      RETURN(1, ('raise',))],
+             driver=[SEND, ('throw',)], drain=True)
+    @example(program=[WITH(on_body=(0, [('queue', RETURN(1))]))],
+             driver=[SEND, SEND, ('cancel',)], drain=True)
     @example(program=[AWAIT(0, ('start-raise',), on_error=(0, [])),
                       DEFER('-1-noexc')], driver=[], drain=True)
     # Finished: adding a step, throwing, sending.
