@@ -1414,6 +1414,35 @@ class MonitoringTests(unittest.TestCase):
         self.assertEqual(result, (7, []))
         self.assertEqual(events, [7])
 
+    def test_stop_iteration_event_after_hand_over(self):
+        # The frame awaits the coroutine that the awaitable handed over:
+        # the events are those of awaiting that coroutine directly.
+        E = sys.monitoring.events
+        tool = sys.monitoring.DEBUGGER_ID
+        events = []
+        sys.monitoring.use_tool_id(tool, 'test_awaitable')
+        self.addCleanup(sys.monitoring.free_tool_id, tool)
+        sys.monitoring.register_callback(
+            tool, E.STOP_ITERATION,
+            lambda code, offset, exc: events.append((code.co_name,
+                                                     exc.value)))
+        self.addCleanup(sys.monitoring.register_callback,
+                        tool, E.STOP_ITERATION, None)
+        async def direct():
+            return await suspending(8)
+        async def handed_over():
+            return await _testcapi.async_return_await(suspending(8))
+        sys.monitoring.set_events(tool, E.STOP_ITERATION)
+        try:
+            results = [run(direct()), run(handed_over())]
+        finally:
+            sys.monitoring.set_events(tool, 0)
+        self.assertEqual(results, [(8, ['suspend0'])] * 2)
+        self.assertEqual(events[:len(events) // 2],
+                         [('suspending', None), ('direct', 8)])
+        self.assertEqual(events[len(events) // 2:],
+                         [('suspending', None), ('handed_over', 8)])
+
 
 class GCTests(unittest.TestCase):
     def check_collected(self, make):
