@@ -1390,33 +1390,9 @@ class ProtocolTests(unittest.TestCase):
 
 
 class MonitoringTests(unittest.TestCase):
-    def test_stop_iteration_event(self):
-        # The await completes through am_send, with no StopIteration
-        # raised; sys.monitoring still reports STOP_ITERATION, as for
-        # generators.
-        E = sys.monitoring.events
-        tool = sys.monitoring.DEBUGGER_ID
-        events = []
-        sys.monitoring.use_tool_id(tool, 'test_awaitable')
-        self.addCleanup(sys.monitoring.free_tool_id, tool)
-        sys.monitoring.register_callback(
-            tool, E.STOP_ITERATION,
-            lambda code, offset, exc: events.append(exc.value))
-        self.addCleanup(sys.monitoring.register_callback,
-                        tool, E.STOP_ITERATION, None)
-        async def f():
-            return await _testcapi.awaitable_return(7)
-        sys.monitoring.set_events(tool, E.STOP_ITERATION)
-        try:
-            result = run(f())
-        finally:
-            sys.monitoring.set_events(tool, 0)
-        self.assertEqual(result, (7, []))
-        self.assertEqual(events, [7])
-
-    def test_stop_iteration_event_after_hand_over(self):
-        # The frame awaits the coroutine that the awaitable handed over:
-        # the events are those of awaiting that coroutine directly.
+    def stop_iteration_events(self, *coros):
+        """Run each coroutine with run(); return the results and the
+        STOP_ITERATION events, (function name, value) pairs."""
         E = sys.monitoring.events
         tool = sys.monitoring.DEBUGGER_ID
         events = []
@@ -1428,20 +1404,35 @@ class MonitoringTests(unittest.TestCase):
                                                      exc.value)))
         self.addCleanup(sys.monitoring.register_callback,
                         tool, E.STOP_ITERATION, None)
+        sys.monitoring.set_events(tool, E.STOP_ITERATION)
+        try:
+            results = [run(coro) for coro in coros]
+        finally:
+            sys.monitoring.set_events(tool, 0)
+        return results, events
+
+    def test_stop_iteration_event(self):
+        # The await completes through am_send, with no StopIteration
+        # raised; sys.monitoring still reports STOP_ITERATION, as for
+        # generators.
+        async def f():
+            return await _testcapi.awaitable_return(7)
+        results, events = self.stop_iteration_events(f())
+        self.assertEqual(results, [(7, [])])
+        self.assertEqual(events, [('f', 7)])
+
+    def test_stop_iteration_event_after_hand_over(self):
+        # The frame awaits the coroutine that the awaitable handed over:
+        # the events are those of awaiting that coroutine directly.
         async def direct():
             return await suspending(8)
         async def handed_over():
             return await _testcapi.async_return_await(suspending(8))
-        sys.monitoring.set_events(tool, E.STOP_ITERATION)
-        try:
-            results = [run(direct()), run(handed_over())]
-        finally:
-            sys.monitoring.set_events(tool, 0)
+        results, events = self.stop_iteration_events(direct(),
+                                                     handed_over())
         self.assertEqual(results, [(8, ['suspend0'])] * 2)
-        self.assertEqual(events[:len(events) // 2],
-                         [('suspending', None), ('direct', 8)])
-        self.assertEqual(events[len(events) // 2:],
-                         [('suspending', None), ('handed_over', 8)])
+        self.assertEqual(events, [('suspending', None), ('direct', 8),
+                                  ('suspending', None), ('handed_over', 8)])
 
 
 class GCTests(unittest.TestCase):
