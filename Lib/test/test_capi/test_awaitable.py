@@ -59,6 +59,15 @@ async def value(v):
     return v
 
 
+async def logs_cancel(log):
+    """Sleep until cancelled; log it and re-raise."""
+    try:
+        await asyncio.sleep(10)
+    except asyncio.CancelledError:
+        log.append('inner cancelled')
+        raise
+
+
 class Suspend:
     """Awaitable that yields `times` times, then returns what was sent."""
     def __init__(self, times=1, result=None):
@@ -511,17 +520,13 @@ class ReturnAwaitTests(unittest.TestCase):
         for wrap in (False, True):
             with self.subTest(wrap=wrap):
                 log = []
-                async def inner():
-                    try:
-                        await asyncio.sleep(10)
-                    except asyncio.CancelledError:
-                        log.append('inner cancelled')
-                        raise
                 async def outer():
-                    return await _testcapi.async_return_await(inner())
+                    return await _testcapi.async_return_await(
+                        logs_cancel(log))
                 async def main():
                     task = asyncio.create_task(
-                        outer() if wrap else self.return_await(inner()))
+                        outer() if wrap
+                        else self.return_await(logs_cancel(log)))
                     await asyncio.sleep(0)
                     task.cancel()
                     with self.assertRaises(asyncio.CancelledError):
@@ -1516,15 +1521,9 @@ class AsyncioTests(unittest.TestCase):
 
     def test_task_cancel_reaches_inner_and_error_callback(self):
         log = []
-        async def inner():
-            try:
-                await asyncio.sleep(10)
-            except asyncio.CancelledError:
-                log.append('inner cancelled')
-                raise
         async def main():
             aw = new()
-            add_await(aw, inner(), None,
+            add_await(aw, logs_cancel(log), None,
                       lambda aw, e: log.append(type(e)) or -1)
             task = asyncio.create_task(aw)
             await asyncio.sleep(0)
