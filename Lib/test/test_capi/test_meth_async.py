@@ -7,6 +7,7 @@ return value is the result of the await.
 
 import asyncio
 import contextvars
+import dis
 import gc
 import inspect
 import pydoc
@@ -466,6 +467,51 @@ class FlagTests(unittest.TestCase):
             for aw in aws:
                 run(aw)
 
+    @support.requires_specialization
+    def test_specialized_call(self):
+        # The call sites of METH_ASYNC functions specialize to
+        # CALL_BUILTIN_ASYNC whatever the convention: a call still only
+        # checks the arguments and makes the awaitable.
+        def call_0(f):
+            return f()
+
+        def call_1(f, a):
+            return f(a)
+
+        def call_2(f, a, b):
+            return f(a, b)
+
+        log = []
+        cases = [
+            (lambda i: call_0(_testcapi.async_noargs),
+             lambda i: ('noargs', _testcapi)),
+            (lambda i: call_0(_testcapi.async_varargs),
+             lambda i: ('varargs', _testcapi, ())),
+            (lambda i: call_1(_testcapi.async_o, i),
+             lambda i: ('o', _testcapi, i)),
+            (lambda i: call_1(_testcapi.async_fastcall, i),
+             lambda i: ('fastcall', _testcapi, (i,))),
+            (lambda i: call_2(_testcapi.async_varargs, i, 2),
+             lambda i: ('varargs', _testcapi, (i, 2))),
+            (lambda i: call_2(_testcapi.async_append, log, i),
+             lambda i: i + 1),
+        ]
+        for i in range(100):
+            for make, expected in cases:
+                aw = make(i)
+                self.assertEqual(log, list(range(i)))
+                self.assertEqual(run_await(aw), expected(i))
+        for f in (call_0, call_1, call_2):
+            with self.subTest(f=f.__name__):
+                opnames = {instr.opname
+                           for instr in dis.get_instructions(f, adaptive=True)}
+                self.assertIn('CALL_BUILTIN_ASYNC', opnames)
+        # Argument errors still come at the call of a specialized site.
+        with self.assertRaisesRegex(TypeError, 'exactly one argument'):
+            call_0(_testcapi.async_o)
+        with self.assertRaisesRegex(TypeError, 'takes no arguments'):
+            call_1(_testcapi.async_noargs, 1)
+        self.assertEqual(log, list(range(100)))
 
 class ClinicTests(unittest.TestCase):
     """Functions and methods declared @async with Argument Clinic."""
