@@ -8,9 +8,8 @@ extern "C" {
 #  error "this header requires Py_BUILD_CORE define"
 #endif
 
-/* Calls of METH_ASYNC functions (Objects/methodobject.c and
-   Objects/descrobject.c) on top of the awaitable object
-   (Objects/awaitableobject.c). */
+#include "awaitableobject.h"              // PyAwaitable_Callback
+#include "pycore_pyatomic_ft_wrappers.h" // FT_ATOMIC_LOAD_UINT8()
 
 /* The body of a deferred call: run at the first send to the awaitable,
    with the arguments the call was made with.  Returns a new reference to
@@ -21,6 +20,112 @@ typedef PyObject *(*_PyAwaitable_CallBody)(PyObject *awaitable,
                                            PyObject *const *args,
                                            Py_ssize_t nargs,
                                            PyObject *kwnames);
+
+/* The awaitable object (Objects/awaitableobject.c), whose layout the
+   evaluation loop reads to await one without calls (GET_AWAITABLE). */
+
+/* Sizes of the inline arrays.  Two records cover the common "await one
+   thing, then maybe one more" body without allocating; four values cover
+   the usual handful of locals a callback needs. */
+#define AW_INLINE_RECORDS 2
+#define AW_INLINE_VALUES 4
+#define AW_INLINE_ARB_VALUES 4
+
+typedef enum {
+    AWR_AWAIT,          // await ar_obj
+    AWR_RETURN,         // await ar_obj, whose result becomes the result
+    AWR_DEFER,          // call the defer callback
+    AWR_WITH_ENTER,     // await __aenter__(); ar_ctx is the bound __aexit__
+    AWR_WITH_EXIT,      // await ar_ctx(...); ar_obj is the exception or NULL
+    AWR_FOR_NEXT,       // await __anext__() of ar_ctx, the async iterator
+} _PyAwaitableRecordKind;
+
+typedef struct {
+    PyObject *ar_obj;
+    PyObject *ar_ctx;
+    union {
+        PyAwaitable_Callback result;
+        PyAwaitable_Defer defer;
+    } ar_cb;
+    PyAwaitable_Error ar_error;
+    _PyAwaitableRecordKind ar_kind;
+} _PyAwaitableRecord;
+
+typedef enum {
+    AW_CREATED,
+    AW_STARTED,
+    AW_FINISHED,
+} _PyAwaitableState;
+
+typedef struct _PyAwaitableObject {
+    PyObject_HEAD
+    PyObject *aw_weakreflist;
+    PyObject *aw_name;            // NULL means "awaitable"
+    PyObject *aw_qualname;        // NULL means "awaitable"
+    PyObject *aw_result;          // NULL means None
+    PyObject *aw_inner;           // iterator of the await in progress
+    /* A call of a METH_ASYNC function (_PyAwaitable_NewCall()): aw_body
+       runs at the first send with aw_func and the arguments, then is
+       cleared; aw_func stays, and gives the awaitable its names. */
+    PyObject *aw_func;
+    _PyAwaitable_CallBody aw_body;
+    PyObject *aw_args;            // positional then keyword values, or NULL
+    PyObject *aw_arg;             // or the only argument, without a tuple
+    PyObject *aw_kwnames;
+    /* The queue: records[head:count] are pending, records[head] is the one
+       in progress while aw_inner is set.  The counts here are ints, as
+       those of code objects are, to keep the object small: thousands of
+       awaitables can be pending at once (asyncio.gather()), and every
+       cache line they take is missed again at each GC pass over them. */
+    _PyAwaitableRecord *aw_records;
+    int aw_head;
+    int aw_count;
+    int aw_capacity;
+    /* Where records queued by a running callback go; -1: at the end.
+       Only the thread driving the awaitable (aw_driver) queues there:
+       records queued from other threads go at the end. */
+    int aw_insert;
+    /* The saved values: aw_values[:aw_nvalues] and
+       aw_arb_values[:aw_narb_values]. */
+    int aw_nvalues;
+    int aw_values_capacity;
+    int aw_narb_values;
+    int aw_arb_values_capacity;
+    PyThreadState *aw_driver;
+    PyObject **aw_values;
+    void **aw_arb_values;
+    /* Incremented by every PyAwaitable_Cancel(), so that code that ran
+       arbitrary code (a callback, __await__) can tell whether the queue it
+       was working on was dropped meanwhile.  Non-zero: no "never awaited"
+       warning. */
+    Py_ssize_t aw_cancels;
+    uint8_t aw_state;
+    uint8_t aw_running;
+    /* aw_inner's step was dropped while it started: no callback runs when
+       it completes. */
+    char aw_orphan;
+    /* aw_records, aw_values or aw_arb_values was moved to the heap, and is
+       freed at deallocation: one test there instead of three. */
+    uint8_t aw_heap_storage;
+    _PyAwaitableRecord aw_inline_records[AW_INLINE_RECORDS];
+    PyObject *aw_inline_values[AW_INLINE_VALUES];
+    void *aw_inline_arb_values[AW_INLINE_ARB_VALUES];
+} PyAwaitableObject;
+
+#define _PyAwaitable_CAST(op) \
+    (assert(PyAwaitable_Check(op)), _Py_CAST(PyAwaitableObject*, (op)))
+
+/* Whether awaiting op, an awaitable object, means sending to op itself:
+   it was never awaited.  (Its __await__ also raises for the others.) */
+static inline int
+_PyAwaitable_IsUnstarted(PyObject *op)
+{
+    return FT_ATOMIC_LOAD_UINT8(_PyAwaitable_CAST(op)->aw_state) == AW_CREATED;
+}
+
+/* Calls of METH_ASYNC functions (Objects/methodobject.c and
+   Objects/descrobject.c) on top of the awaitable object
+   (Objects/awaitableobject.c). */
 
 /* Return a new awaitable that runs body(awaitable, func, args, nargs,
    kwnames) when it is first sent to.  It keeps strong references to func,
