@@ -1323,11 +1323,17 @@ awaitable_clear_refs(PyAwaitableObject *aw)
     Py_CLEAR(aw->aw_qualname);
     Py_CLEAR(aw->aw_result);
     Py_CLEAR(aw->aw_inner);
-    aw->aw_body = NULL;
     Py_CLEAR(aw->aw_func);
-    Py_CLEAR(aw->aw_args);
-    Py_CLEAR(aw->aw_arg);
-    Py_CLEAR(aw->aw_kwnames);
+    if (aw->aw_body != NULL) {
+        /* The arguments of a body that never ran (they are set only with
+           it), cleared before it for that to hold throughout. */
+        Py_CLEAR(aw->aw_args);
+        Py_CLEAR(aw->aw_arg);
+        Py_CLEAR(aw->aw_kwnames);
+        aw->aw_body = NULL;
+    }
+    assert(aw->aw_args == NULL && aw->aw_arg == NULL
+           && aw->aw_kwnames == NULL);
     queue_clear(aw);
     while (aw->aw_nvalues > 0) {
         aw->aw_nvalues--;
@@ -1909,10 +1915,10 @@ PyAwaitable_Cancel(PyObject *awaitable)
     Py_BEGIN_CRITICAL_SECTION(aw);
     FT_ATOMIC_STORE_SSIZE_RELAXED(aw->aw_cancels, aw->aw_cancels + 1);
     aw->aw_orphan = 0;
-    aw->aw_body = NULL;
     Py_CLEAR(aw->aw_args);
     Py_CLEAR(aw->aw_arg);
     Py_CLEAR(aw->aw_kwnames);
+    aw->aw_body = NULL;
     inner = aw->aw_inner;
     aw->aw_inner = NULL;
     queue_clear(aw);

@@ -66,7 +66,8 @@ typedef struct _PyAwaitableObject {
     PyObject *aw_inner;           // iterator of the await in progress
     /* A call of a METH_ASYNC function (_PyAwaitable_NewCall()): aw_body
        runs at the first send with aw_func and the arguments, then is
-       cleared; aw_func stays, and gives the awaitable its names. */
+       cleared with them (they are never set without it); aw_func stays,
+       and gives the awaitable its names. */
     PyObject *aw_func;
     _PyAwaitable_CallBody aw_body;
     PyObject *aw_args;            // positional then keyword values, or NULL
