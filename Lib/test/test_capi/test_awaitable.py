@@ -1,5 +1,6 @@
 import asyncio
 import collections.abc
+import dis
 import gc
 import inspect
 import sys
@@ -515,6 +516,54 @@ class ReturnAwaitTests(unittest.TestCase):
                                  ('m', ['suspend0']))
                 aw = _testcapi.async_return_await_chain(20_000, value('c'))
                 self.assertEqual(run(main() if await_it else aw), ('c', []))
+
+    def one_site_cases(self):
+        """(awaitable, (result, yielded)) of every way an await of an
+        awaitable can go, for one await site to see them all."""
+        done = new()
+        _testcapi.awaitable_set_result(done, 6)
+        suspended = new()
+        add_await(suspended, Suspend())
+        _testcapi.awaitable_set_result(suspended, 7)
+        return [(self.return_await(value(1)), (1, [])),
+                (self.return_await(suspending(2)), (2, ['suspend0'])),
+                (self.return_await(generator_based(3)), (3, ['gen'])),
+                (self.return_await(Suspend(2, result=4)),
+                 (4, ['suspend0', 'suspend1'])),
+                (self.return_await(_testcapi.awaitable_return(5)), (5, [])),
+                (done, (6, [])),
+                (suspended, (7, ['suspend0']))]
+
+    def test_one_await_site(self):
+        # However the await site is specialized meanwhile (SEND_AWAITABLE,
+        # SEND_GEN, SEND), each await goes as it would alone.
+        async def await_it(aw):
+            return await aw
+        for i in range(20):
+            for aw, expected in self.one_site_cases():
+                self.assertEqual(run(await_it(aw)), expected)
+            with self.assertRaisesRegex(ZeroDivisionError, 'inner'):
+                run(await_it(self.return_await(
+                    raising(ZeroDivisionError('inner')))))
+            aw = new()
+            add_await(aw, raising(KeyError('k')))
+            with self.assertRaises(KeyError):
+                run(await_it(aw))
+
+    @support.requires_specialization
+    def test_specialized_send(self):
+        # The await of an awaitable specializes to SEND_AWAITABLE, and a
+        # hand-over to a coroutine goes on in SEND_GEN.
+        async def await_it(aw):
+            return await aw
+        for i in range(100):
+            self.assertEqual(run(await_it(self.return_await(value(i)))),
+                             (i, []))
+        opnames = {instr.opname
+                   for instr in dis.get_instructions(await_it, adaptive=True)}
+        self.assertIn('SEND_AWAITABLE', opnames)
+        for aw, expected in self.one_site_cases():
+            self.assertEqual(run(await_it(aw)), expected)
 
     def test_asyncio_cancel_reaches_inner(self):
         for wrap in (False, True):
