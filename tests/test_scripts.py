@@ -872,6 +872,13 @@ def test_missed_targets_say_what_they_need_and_their_floor():
     assert ("- const: Cython takes 1.65x the time of METH_ASYNC "
             "(target >= 2.0x): MISSED (met at 714 or less; floor 851: "
             "out of reach)" in lines)
+    # METH_ASYNC below its floor: the floor bounds nothing.
+    results["const/METH_ASYNC"] = {"median": 740}
+    lines = bench.targets(results, fmt=bench.instructions).splitlines()
+    assert ("- const: Cython takes 1.93x the time of METH_ASYNC "
+            "(target >= 2.0x): MISSED (met at 714 or less; floor 851, "
+            "which METH_ASYNC is below)" in lines)
+    results["const/METH_ASYNC"] = {"median": 866}
     assert bench.references(results, bench.instructions).startswith(
         "For reference, per iteration: the driver's loop alone (empty "
         "loop) 250; with a plain C call in it (sync C call) 430; with an "
