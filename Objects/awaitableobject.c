@@ -680,9 +680,7 @@ static inline int
 is_own_iterator(PyObject *obj)
 {
     return PyCoro_CheckExact(obj)
-           || (PyAwaitable_CheckExact(obj)
-               && FT_ATOMIC_LOAD_UINT8(_PyAwaitable_CAST(obj)->aw_state)
-                  == AW_CREATED);
+           || (PyAwaitable_CheckExact(obj) && _PyAwaitable_IsUnstarted(obj));
 }
 
 /* Finish by handing over the last await, the PyAwaitable_ReturnAwait()
@@ -1314,6 +1312,29 @@ awaitable_traverse(PyObject *self, visitproc visit, void *arg)
     return 0;
 }
 
+/* Drop the call of a METH_ASYNC body that never ran.  Its arguments are
+   set only with the body; all are taken out before any is released, so
+   that code run by a release sees no call half cleared. */
+static inline void
+clear_pending_call(PyAwaitableObject *aw)
+{
+    if (aw->aw_body == NULL) {
+        assert(aw->aw_args == NULL && aw->aw_arg == NULL
+               && aw->aw_kwnames == NULL);
+        return;
+    }
+    PyObject *args = aw->aw_args;
+    PyObject *arg = aw->aw_arg;
+    PyObject *kwnames = aw->aw_kwnames;
+    aw->aw_body = NULL;
+    aw->aw_args = NULL;
+    aw->aw_arg = NULL;
+    aw->aw_kwnames = NULL;
+    Py_XDECREF(args);
+    Py_XDECREF(arg);
+    Py_XDECREF(kwnames);
+}
+
 /* Drop every reference (tp_clear, and deallocation, where it is inlined
    into the short path that a finished awaitable takes). */
 static inline void
@@ -1324,16 +1345,7 @@ awaitable_clear_refs(PyAwaitableObject *aw)
     Py_CLEAR(aw->aw_result);
     Py_CLEAR(aw->aw_inner);
     Py_CLEAR(aw->aw_func);
-    if (aw->aw_body != NULL) {
-        /* The arguments of a body that never ran (they are set only with
-           it), cleared before it for that to hold throughout. */
-        Py_CLEAR(aw->aw_args);
-        Py_CLEAR(aw->aw_arg);
-        Py_CLEAR(aw->aw_kwnames);
-        aw->aw_body = NULL;
-    }
-    assert(aw->aw_args == NULL && aw->aw_arg == NULL
-           && aw->aw_kwnames == NULL);
+    clear_pending_call(aw);
     queue_clear(aw);
     while (aw->aw_nvalues > 0) {
         aw->aw_nvalues--;
@@ -1915,10 +1927,7 @@ PyAwaitable_Cancel(PyObject *awaitable)
     Py_BEGIN_CRITICAL_SECTION(aw);
     FT_ATOMIC_STORE_SSIZE_RELAXED(aw->aw_cancels, aw->aw_cancels + 1);
     aw->aw_orphan = 0;
-    Py_CLEAR(aw->aw_args);
-    Py_CLEAR(aw->aw_arg);
-    Py_CLEAR(aw->aw_kwnames);
-    aw->aw_body = NULL;
+    clear_pending_call(aw);
     inner = aw->aw_inner;
     aw->aw_inner = NULL;
     queue_clear(aw);
