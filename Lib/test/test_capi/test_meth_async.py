@@ -513,6 +513,62 @@ class FlagTests(unittest.TestCase):
             call_1(_testcapi.async_noargs, 1)
         self.assertEqual(log, list(range(100)))
 
+    @support.requires_specialization
+    def test_specialized_method_call(self):
+        # Method calls specialize to CALL_METHOD_DESCRIPTOR_ASYNC whatever
+        # the convention: the descriptor still checks self and the
+        # arguments at the call, and the body runs at the await.
+        def call_0(obj):
+            return obj.noargs()
+
+        def call_1(obj, a):
+            return obj.o(a)
+
+        def call_method(obj, a):
+            return obj.method(a)
+
+        def call_varargs(obj, a):
+            return obj.varargs(a, 2)
+
+        cls = _testcapi.AsyncMethods
+        for i in range(100):
+            obj = cls()
+            self.assertEqual(run_await(call_0(obj)), ('noargs', obj))
+            self.assertEqual(run_await(call_1(obj, i)), ('o', obj, i))
+            self.assertEqual(run_await(call_method(obj, i)),
+                             ('method', obj, cls, (i,), {}))
+            self.assertEqual(run_await(call_varargs(obj, i)),
+                             ('varargs', obj, (i, 2)))
+        for f in (call_0, call_1, call_method, call_varargs):
+            with self.subTest(f=f.__name__):
+                opnames = {instr.opname
+                           for instr in dis.get_instructions(f, adaptive=True)}
+                self.assertIn('CALL_METHOD_DESCRIPTOR_ASYNC', opnames)
+        # A subclass instance is still accepted; the arguments are still
+        # checked at the call of a specialized site.
+        class Sub(cls):
+            pass
+        sub = Sub()
+        self.assertEqual(run_await(call_1(sub, 5)), ('o', sub, 5))
+
+        class Other:
+            def noargs(self):
+                return 'sync'
+            o = cls.o
+        other = Other()
+        self.assertEqual(call_0(other), 'sync')
+        with self.assertRaisesRegex(TypeError, "doesn't apply to a 'Other'"):
+            call_1(other, 1)
+
+        class Wrong(cls):
+            o = cls.noargs
+        with self.assertRaisesRegex(TypeError, 'takes no arguments'):
+            call_1(Wrong(), 1)
+
+        class Static:
+            o = staticmethod(_testcapi.async_o)
+        self.assertEqual(run_await(call_1(Static(), 3)), ('o', _testcapi, 3))
+
 class ClinicTests(unittest.TestCase):
     """Functions and methods declared @async with Argument Clinic."""
 
