@@ -490,10 +490,50 @@ record_finish(PyAwaitableObject *aw, awaitable_record *rec,
     return res;
 }
 
+/* The call of a METH_ASYNC body that has not run: the body (NULL if
+   none) and the references to its arguments. */
+typedef struct {
+    _PyAwaitable_CallBody body;
+    PyObject *args;
+    PyObject *arg;
+    PyObject *kwnames;
+} pending_call;
+
+/* Take the pending call out of the awaitable, which no longer holds it,
+   into *call (call->body is NULL if there is none).  Its arguments are
+   set only with the body.  Called in a critical section on aw. */
+static inline void
+take_pending_call(PyAwaitableObject *aw, pending_call *call)
+{
+    call->body = aw->aw_body;
+    if (call->body == NULL) {
+        assert(aw->aw_args == NULL && aw->aw_arg == NULL
+               && aw->aw_kwnames == NULL);
+        call->args = call->arg = call->kwnames = NULL;
+        return;
+    }
+    call->args = aw->aw_args;
+    call->arg = aw->aw_arg;
+    call->kwnames = aw->aw_kwnames;
+    aw->aw_body = NULL;
+    aw->aw_args = NULL;
+    aw->aw_arg = NULL;
+    aw->aw_kwnames = NULL;
+}
+
+/* Release the arguments of a call taken out. */
+static inline void
+release_call_args(PyObject *args, PyObject *arg, PyObject *kwnames)
+{
+    Py_XDECREF(arg);
+    Py_XDECREF(args);
+    Py_XDECREF(kwnames);
+}
+
 /* Run the body of a METH_ASYNC call, taken from the awaitable (which no
    longer holds it).  What it returns becomes the result, unless it is the
    awaitable itself ("no explicit result"); the awaits it queued run
-   next. */
+   next.  The call is passed by its fields, which stay in registers. */
 static inline int
 run_body(PyAwaitableObject *aw, _PyAwaitable_CallBody body, PyObject *args,
          PyObject *arg, PyObject *kwnames)
@@ -513,9 +553,7 @@ run_body(PyAwaitableObject *aw, _PyAwaitable_CallBody body, PyObject *args,
     }
     PyObject *result = body((PyObject *)aw, aw->aw_func, items, nargs,
                             kwnames);
-    Py_XDECREF(arg);
-    Py_XDECREF(args);
-    Py_XDECREF(kwnames);
+    release_call_args(args, arg, kwnames);
     if (result == NULL) {
         return -1;
     }
@@ -735,8 +773,7 @@ awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
         awaitable_record rec;
         PyObject *inner = NULL;
         PyObject *old_result = NULL;
-        _PyAwaitable_CallBody body = NULL;
-        PyObject *args = NULL, *body_arg = NULL, *kwnames = NULL;
+        pending_call call;
         Py_ssize_t cancels;
         int res;
 
@@ -752,14 +789,7 @@ awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
         }
         else if (aw->aw_body != NULL) {
             step = STEP_BODY;
-            body = aw->aw_body;
-            args = aw->aw_args;
-            body_arg = aw->aw_arg;
-            kwnames = aw->aw_kwnames;
-            aw->aw_body = NULL;
-            aw->aw_args = NULL;
-            aw->aw_arg = NULL;
-            aw->aw_kwnames = NULL;
+            take_pending_call(aw, &call);
         }
         else if (aw->aw_head == aw->aw_count) {
             step = STEP_RETURN;
@@ -824,7 +854,8 @@ awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
             res = -1;
             break;
         case STEP_BODY:
-            res = run_body(aw, body, args, body_arg, kwnames);
+            res = run_body(aw, call.body, call.args, call.arg,
+                           call.kwnames);
             break;
         case STEP_DEFER:
             res = rec.ar_cb.defer((PyObject *)aw);
@@ -968,25 +999,15 @@ static inline int
 awaitable_run_first(PyAwaitableObject *aw, PyObject *arg, PyObject **presult,
                     int can_hand_over)
 {
-    _PyAwaitable_CallBody body;
-    PyObject *args = NULL, *body_arg = NULL, *kwnames = NULL;
+    pending_call call;
     Py_BEGIN_CRITICAL_SECTION(aw);
-    body = aw->aw_body;
-    if (body != NULL) {
-        assert(aw->aw_inner == NULL);
-        args = aw->aw_args;
-        body_arg = aw->aw_arg;
-        kwnames = aw->aw_kwnames;
-        aw->aw_body = NULL;
-        aw->aw_args = NULL;
-        aw->aw_arg = NULL;
-        aw->aw_kwnames = NULL;
-    }
+    take_pending_call(aw, &call);
+    assert(call.body == NULL || aw->aw_inner == NULL);
     Py_END_CRITICAL_SECTION();
-    if (body == NULL) {
+    if (call.body == NULL) {
         return awaitable_run(aw, arg, NULL, presult, can_hand_over);
     }
-    if (run_body(aw, body, args, body_arg, kwnames) < 0) {
+    if (run_body(aw, call.body, call.args, call.arg, call.kwnames) < 0) {
         /* Unwound as an exception in the body is: as one thrown in
            before the first await. */
         PyObject *exc = PyErr_GetRaisedException();
@@ -1318,21 +1339,9 @@ awaitable_traverse(PyObject *self, visitproc visit, void *arg)
 static inline void
 clear_pending_call(PyAwaitableObject *aw)
 {
-    if (aw->aw_body == NULL) {
-        assert(aw->aw_args == NULL && aw->aw_arg == NULL
-               && aw->aw_kwnames == NULL);
-        return;
-    }
-    PyObject *args = aw->aw_args;
-    PyObject *arg = aw->aw_arg;
-    PyObject *kwnames = aw->aw_kwnames;
-    aw->aw_body = NULL;
-    aw->aw_args = NULL;
-    aw->aw_arg = NULL;
-    aw->aw_kwnames = NULL;
-    Py_XDECREF(args);
-    Py_XDECREF(arg);
-    Py_XDECREF(kwnames);
+    pending_call call;
+    take_pending_call(aw, &call);
+    release_call_args(call.args, call.arg, call.kwnames);
 }
 
 /* Drop every reference (tp_clear, and deallocation, where it is inlined
