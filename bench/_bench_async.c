@@ -17,6 +17,10 @@
      chain(n)      async def chain(n):
                        if n <= 1: return 42
                        return await chain(n - 1)
+
+   and a class whose method is const() again, called as obj.const():
+   ApiAnswer (the awaitable API, both modules) and AsyncAnswer (METH_ASYNC,
+   _bench_native only), heap types made by PyType_FromSpec().
 */
 
 #define PY_SSIZE_T_CLEAN
@@ -178,6 +182,65 @@ async_chain(PyObject *self, PyObject *awaitable, PyObject *n)
 #endif
 
 
+/* ---- the same const() as a method of a heap type ---- */
+
+static PyObject *
+api_const_method(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return api_const(self, NULL);
+}
+
+static PyMethodDef api_answer_methods[] = {
+    {"const", api_const_method, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot api_answer_slots[] = {
+    {Py_tp_methods, api_answer_methods},
+    {0, NULL},
+};
+
+static PyType_Spec api_answer_spec = {
+    .name = MODULE_NAME ".ApiAnswer",
+    .basicsize = sizeof(PyObject),
+    .flags = Py_TPFLAGS_DEFAULT,
+    .slots = api_answer_slots,
+};
+
+#ifndef BENCH_VENDORED
+static PyMethodDef async_answer_methods[] = {
+    {"const", _PyCFunction_CAST(async_const), METH_NOARGS | METH_ASYNC, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot async_answer_slots[] = {
+    {Py_tp_methods, async_answer_methods},
+    {0, NULL},
+};
+
+static PyType_Spec async_answer_spec = {
+    .name = MODULE_NAME ".AsyncAnswer",
+    .basicsize = sizeof(PyObject),
+    .flags = Py_TPFLAGS_DEFAULT,
+    .slots = async_answer_slots,
+};
+#endif
+
+/* Add the type made from spec to module m; return 0, or -1 with an
+   exception set. */
+static int
+add_type(PyObject *m, PyType_Spec *spec)
+{
+    PyObject *type = PyType_FromSpec(spec);
+    if (type == NULL) {
+        return -1;
+    }
+    int res = PyModule_AddType(m, (PyTypeObject *)type);
+    Py_DECREF(type);
+    return res;
+}
+
+
 static PyMethodDef bench_methods[] = {
     {"api_const", api_const, METH_NOARGS, NULL},
     {"api_one", api_one, METH_O, NULL},
@@ -216,6 +279,14 @@ MODULE_INIT(void)
     if (the_answer == NULL || api_chain_fn == NULL) {
         goto error;
     }
+    if (add_type(m, &api_answer_spec) < 0) {
+        goto error;
+    }
+#ifndef BENCH_VENDORED
+    if (add_type(m, &async_answer_spec) < 0) {
+        goto error;
+    }
+#endif
     return m;
 error:
     Py_DECREF(m);

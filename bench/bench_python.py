@@ -18,6 +18,13 @@ async def chain(n):
     return await chain(n - 1)
 
 
+class Answer:
+    """Case (6): const() as a method, called as obj.const()."""
+
+    async def const(self):
+        return 42
+
+
 async def inner_const():
     """Case (2): the inner coroutine returns at once."""
     return 42

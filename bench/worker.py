@@ -33,6 +33,7 @@ SCENARIOS = {
     "inner": "await a function that awaits one inner coroutine",
     "suspend": "same, the inner coroutine suspends once",
     "chain": f"a chain of {CHAIN_DEPTH} nested async calls (per chain)",
+    "method": "await a method that returns a constant, as obj.const()",
     "gather": f"asyncio.gather of {GATHER_N:,} calls (per call)",
     "taskgroup": f"asyncio.TaskGroup of {GATHER_N:,} calls (per call)",
 }
@@ -61,6 +62,25 @@ def functions(way):
     if way == "async def":
         m = bench_python
         return m.const, m.one, m.chain
+    raise SystemExit(f"worker: unknown way {way!r}")
+
+
+def answer(way):
+    """An object whose const() method is const() of a way."""
+    if way == "METH_ASYNC":
+        import _bench_native as m
+        return m.AsyncAnswer()
+    if way == "awaitable API":
+        import _bench_native as m
+        return m.ApiAnswer()
+    if way == "PyAwaitable 2.0.1":
+        import _bench_pyawaitable as m
+        return m.ApiAnswer()
+    if way == "Cython":
+        import _bench_cython as m
+        return m.Answer()
+    if way == "async def":
+        return bench_python.Answer()
     raise SystemExit(f"worker: unknown way {way!r}")
 
 
@@ -111,6 +131,17 @@ def make_await_loop(call, arg=None):
             for _ in range(n):
                 result = await call(arg)
             return result
+
+    return driven(run)
+
+
+def make_method_loop(obj):
+    """Loop awaiting obj.const(), looked up as a method at each call (the
+    interpreter's method call, not a call of a bound method)."""
+    async def run(n):
+        for _ in range(n):
+            result = await obj.const()
+        return result
 
     return driven(run)
 
@@ -255,6 +286,8 @@ def case_setup(case):
     scenario, _, way = case.partition("/")
     if scenario not in SCENARIOS or way not in WAYS:
         raise SystemExit(f"worker: unknown case {case!r} (see --list)")
+    if scenario == "method":
+        return (*make_method_loop(answer(way)), 1)
     const, one, chain = functions(way)
     if scenario == "const":
         return (*make_await_loop(const), 1)
