@@ -9,7 +9,9 @@ extern "C" {
 #endif
 
 #include "awaitableobject.h"              // PyAwaitable_Callback
+#include "pycore_call.h"                 // _Py_CheckFunctionResult()
 #include "pycore_pyatomic_ft_wrappers.h" // FT_ATOMIC_LOAD_UINT8()
+#include "pycore_pyerrors.h"             // _PyErr_Occurred()
 
 /* The body of a deferred call: run at the first send to the awaitable,
    with the arguments the call was made with.  Returns a new reference to
@@ -153,6 +155,20 @@ extern PyObject *_PyCFunction_CallAsync(PyObject *func, PyMethodDef *ml,
                                         PyObject *awaitable,
                                         PyObject *const *args,
                                         Py_ssize_t nargs, PyObject *kwnames);
+
+/* Check the result of a METH_ASYNC C function the way
+   _Py_CheckFunctionResult() does, calling it only for a wrong result: the
+   bodies of METH_NOARGS and METH_O functions and methods, whose awaits
+   are short enough for the call to show. */
+static inline PyObject *
+_PyCFunction_CheckAsyncResult(PyThreadState *tstate, PyObject *func,
+                              PyObject *result)
+{
+    if ((result == NULL) != (_PyErr_Occurred(tstate) != NULL)) {
+        return _Py_CheckFunctionResult(tstate, func, result, NULL);
+    }
+    return result;
+}
 
 /* The send of the SEND instruction to an awaitable object, *preceiver
    (the receiver's stack slot, a strong reference).  Returns what am_send

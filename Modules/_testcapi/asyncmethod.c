@@ -567,6 +567,9 @@ static PyMethodDef async_type_methods[] = {
     {"__len__", _PyCFunction_CAST(async_noargs),
      METH_COEXIST | METH_NOARGS | METH_ASYNC},
     {"sync", sync_noargs, METH_NOARGS},
+    {"raise_", _PyCFunction_CAST(async_raise), METH_O | METH_ASYNC},
+    {"return_null", _PyCFunction_CAST(async_return_null),
+     METH_NOARGS | METH_ASYNC},
     _TESTCAPI_ASYNCMETHODS_CLINIC_METHOD_METHODDEF
     _TESTCAPI_ASYNCMETHODS_CLINIC_CLASSMETHOD_METHODDEF
     _TESTCAPI_ASYNCMETHODS_CLINIC_STATICMETHOD_METHODDEF

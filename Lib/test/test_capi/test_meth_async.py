@@ -55,6 +55,32 @@ async def suspend_once(value):
     return value
 
 
+def check_null_without_exception(test, call, name):
+    """The awaitable made by the expression call, whose body returns NULL
+    without an exception, raises as synchronous functions do: SystemError
+    naming the function (the regular expression name), fatal in debug
+    builds."""
+    if support.Py_DEBUG:
+        code = textwrap.dedent(f"""
+            import _testcapi
+            from test import support
+            with support.SuppressCrashReport():
+                {call}.send(None)
+        """)
+        rc, out, err = assert_python_failure('-c', code)
+        test.assertRegex(err.decode(),
+            r'Fatal Python error: _Py_CheckFunctionResult: '
+            r'a function returned NULL without setting an exception\n'
+            r'Python runtime state: initialized\n'
+            rf'SystemError: {name} '
+            r'returned NULL without setting an exception')
+    else:
+        with test.assertRaisesRegex(
+                SystemError,
+                rf'^{name} returned NULL without setting an exception$'):
+            run_await(eval(call))
+
+
 class ConventionTests(unittest.TestCase):
     """Every calling convention, as module functions."""
 
@@ -167,6 +193,49 @@ class MethodTests(unittest.TestCase):
         with self.assertRaisesRegex(TypeError, 'takes no arguments'):
             cls.noargs(obj, 1)
 
+    def test_argument_errors_at_call(self):
+        # The messages of the synchronous method descriptors, at the call,
+        # whether the method is looked up on the instance or on the class.
+        cls = _testcapi.AsyncMethods
+        obj = self.obj
+        calls = [
+            (lambda: obj.noargs(1),
+             r'AsyncMethods\.noargs\(\) takes no arguments \(1 given\)'),
+            (lambda: cls.noargs(obj, 1, 2),
+             r'AsyncMethods\.noargs\(\) takes no arguments \(2 given\)'),
+            (lambda: obj.noargs(x=1),
+             r'AsyncMethods\.noargs\(\) takes no keyword arguments'),
+            (lambda: obj.o(),
+             r'AsyncMethods\.o\(\) takes exactly one argument \(0 given\)'),
+            (lambda: cls.o(obj, 1, 2),
+             r'AsyncMethods\.o\(\) takes exactly one argument \(2 given\)'),
+            (lambda: obj.o(x=1),
+             r'AsyncMethods\.o\(\) takes no keyword arguments'),
+            (lambda: cls.o(1, 2),
+             r"descriptor 'o' for '_testcapi\.AsyncMethods' objects "
+             r"doesn't apply to a 'int' object"),
+            (lambda: cls.o(),
+             r'unbound method AsyncMethods\.o\(\) needs an argument'),
+        ]
+        for call, message in calls:
+            with self.subTest(message=message):
+                with self.assertRaisesRegex(TypeError, f'^{message}$'):
+                    call()
+        # The synchronous method says the same.
+        with self.assertRaisesRegex(TypeError,
+                                    r'^AsyncMethods\.sync\(\) takes no '
+                                    r'arguments \(1 given\)$'):
+            obj.sync(1)
+
+    def test_errors_at_await(self):
+        aw = self.obj.raise_(KeyError('k'))
+        with self.assertRaises(KeyError) as cm:
+            run_await(aw)
+        self.assertEqual(cm.exception.args, ('k',))
+        check_null_without_exception(
+            self, '_testcapi.AsyncMethods().return_null()',
+            r"<method 'return_null' of '_testcapi\.AsyncMethods' objects>")
+
     def test_subclass(self):
         class Sub(_testcapi.AsyncMethods):
             pass
@@ -275,25 +344,9 @@ class BehaviourTests(unittest.TestCase):
             run_await(aw)
 
     def test_null_without_exception(self):
-        # As for synchronous functions: SystemError, fatal in debug builds.
-        if support.Py_DEBUG:
-            code = textwrap.dedent("""
-                import _testcapi
-                from test import support
-                with support.SuppressCrashReport():
-                    _testcapi.async_return_null().send(None)
-            """)
-            rc, out, err = assert_python_failure('-c', code)
-            self.assertRegex(err.decode(),
-                r'Fatal Python error: _Py_CheckFunctionResult: '
-                r'a function returned NULL without setting an exception\n'
-                r'Python runtime state: initialized\n'
-                r'SystemError: <built-in function async_return_null> '
-                r'returned NULL without setting an exception')
-        else:
-            with self.assertRaisesRegex(SystemError,
-                                        'returned NULL without setting'):
-                run_await(_testcapi.async_return_null())
+        check_null_without_exception(
+            self, '_testcapi.async_return_null()',
+            r'<built-in function async_return_null>')
 
     def test_reuse_after_finish(self):
         aw = _testcapi.async_noargs()
