@@ -195,43 +195,31 @@ static PyMethodDef api_answer_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static PyType_Slot api_answer_slots[] = {
-    {Py_tp_methods, api_answer_methods},
-    {0, NULL},
-};
-
-static PyType_Spec api_answer_spec = {
-    .name = MODULE_NAME ".ApiAnswer",
-    .basicsize = sizeof(PyObject),
-    .flags = Py_TPFLAGS_DEFAULT,
-    .slots = api_answer_slots,
-};
-
 #ifndef BENCH_VENDORED
 static PyMethodDef async_answer_methods[] = {
     {"const", _PyCFunction_CAST(async_const), METH_NOARGS | METH_ASYNC, NULL},
     {NULL, NULL, 0, NULL},
 };
-
-static PyType_Slot async_answer_slots[] = {
-    {Py_tp_methods, async_answer_methods},
-    {0, NULL},
-};
-
-static PyType_Spec async_answer_spec = {
-    .name = MODULE_NAME ".AsyncAnswer",
-    .basicsize = sizeof(PyObject),
-    .flags = Py_TPFLAGS_DEFAULT,
-    .slots = async_answer_slots,
-};
 #endif
 
-/* Add the type made from spec to module m; return 0, or -1 with an
-   exception set. */
+/* Add to module m a heap type of the full name name (module.Type) with
+   these methods; return 0, or -1 with an exception set.  The spec can be
+   a local: PyType_FromSpec() copies the name, and of the rest keeps only
+   the methods array, which is static. */
 static int
-add_type(PyObject *m, PyType_Spec *spec)
+add_answer_type(PyObject *m, const char *name, PyMethodDef *methods)
 {
-    PyObject *type = PyType_FromSpec(spec);
+    PyType_Slot slots[] = {
+        {Py_tp_methods, methods},
+        {0, NULL},
+    };
+    PyType_Spec spec = {
+        .name = name,
+        .basicsize = sizeof(PyObject),
+        .flags = Py_TPFLAGS_DEFAULT,
+        .slots = slots,
+    };
+    PyObject *type = PyType_FromSpec(&spec);
     if (type == NULL) {
         return -1;
     }
@@ -279,11 +267,13 @@ MODULE_INIT(void)
     if (the_answer == NULL || api_chain_fn == NULL) {
         goto error;
     }
-    if (add_type(m, &api_answer_spec) < 0) {
+    if (add_answer_type(m, MODULE_NAME ".ApiAnswer", api_answer_methods) < 0) {
         goto error;
     }
 #ifndef BENCH_VENDORED
-    if (add_type(m, &async_answer_spec) < 0) {
+    if (add_answer_type(m, MODULE_NAME ".AsyncAnswer",
+                        async_answer_methods) < 0)
+    {
         goto error;
     }
 #endif

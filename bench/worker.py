@@ -46,41 +46,23 @@ REGRESSION = ["sync C call", "async def", "done future", "C calls Python",
 
 
 def functions(way):
-    """(const, one, chain) of a way."""
+    """(const, one, chain, Answer) of a way: Answer is a class whose
+    const() method is const() again."""
     if way == "METH_ASYNC":
         import _bench_native as m
-        return m.async_const, m.async_one, m.async_chain
+        return m.async_const, m.async_one, m.async_chain, m.AsyncAnswer
     if way == "awaitable API":
         import _bench_native as m
-        return m.api_const, m.api_one, m.api_chain
+        return m.api_const, m.api_one, m.api_chain, m.ApiAnswer
     if way == "PyAwaitable 2.0.1":
         import _bench_pyawaitable as m
-        return m.api_const, m.api_one, m.api_chain
+        return m.api_const, m.api_one, m.api_chain, m.ApiAnswer
     if way == "Cython":
         import _bench_cython as m
-        return m.const, m.one, m.chain
+        return m.const, m.one, m.chain, m.Answer
     if way == "async def":
         m = bench_python
-        return m.const, m.one, m.chain
-    raise SystemExit(f"worker: unknown way {way!r}")
-
-
-def answer(way):
-    """An object whose const() method is const() of a way."""
-    if way == "METH_ASYNC":
-        import _bench_native as m
-        return m.AsyncAnswer()
-    if way == "awaitable API":
-        import _bench_native as m
-        return m.ApiAnswer()
-    if way == "PyAwaitable 2.0.1":
-        import _bench_pyawaitable as m
-        return m.ApiAnswer()
-    if way == "Cython":
-        import _bench_cython as m
-        return m.Answer()
-    if way == "async def":
-        return bench_python.Answer()
+        return m.const, m.one, m.chain, m.Answer
     raise SystemExit(f"worker: unknown way {way!r}")
 
 
@@ -286,9 +268,9 @@ def case_setup(case):
     scenario, _, way = case.partition("/")
     if scenario not in SCENARIOS or way not in WAYS:
         raise SystemExit(f"worker: unknown case {case!r} (see --list)")
+    const, one, chain, answer = functions(way)
     if scenario == "method":
-        return (*make_method_loop(answer(way)), 1)
-    const, one, chain = functions(way)
+        return (*make_method_loop(answer()), 1)
     if scenario == "const":
         return (*make_await_loop(const), 1)
     if scenario == "inner":
