@@ -966,6 +966,39 @@ def test_full_runs_pin_their_workers_to_one_cpu(monkeypatch):
         ns(quick=False, processes=None, affinity=None))
 
 
+def test_regression_case_selects_cases_and_benchmarks():
+    bench = load_script("bench")
+    ns = argparse.Namespace
+    cases, names = bench.regression_selection(ns(cases=None))
+    assert cases == bench.REGRESSION_CASES
+    assert names == list(bench.PYPERFORMANCE)
+    assert bench.regression_selection(ns(cases=["C calls"])) == (
+        ["C calls Python"], [])
+    cases, names = bench.regression_selection(ns(cases=["tree_tg",
+                                                        "eager_tg", "done"]))
+    assert cases == ["done future"]
+    assert names == ["async_tree_tg", "async_tree_eager_tg"]
+    with pytest.raises(bench.Error, match="matches no case"):
+        bench.regression_selection(ns(cases=["no such case"]))
+
+
+def test_partial_runs_never_replace_the_committed_reports(tmp_path,
+                                                          monkeypatch):
+    bench = load_script("bench")
+    monkeypatch.setattr(bench, "WORK", tmp_path)
+    ns = argparse.Namespace
+    full = ns(output=None, quick=False, cases=None)
+    assert bench.report_path(full, "RESULTS.md") == (
+        bench.BENCH_SRC / "RESULTS.md")
+    assert bench.report_path(ns(output=None, quick=True, cases=None),
+                             "REGRESSION.md") == (
+        tmp_path / "REGRESSION-quick.md")
+    assert bench.report_path(ns(output=None, quick=False, cases=["x"]),
+                             "CALLGRIND.md") == tmp_path / "CALLGRIND-cases.md"
+    assert bench.report_path(ns(output=Path("o.md"), quick=True,
+                                cases=["x"]), "RESULTS.md") == Path("o.md")
+
+
 def test_pyperformance_counts_are_one_loop(monkeypatch, tmp_path):
     bench = load_script("bench")
     monkeypatch.setattr(bench, "LOGS", tmp_path)
