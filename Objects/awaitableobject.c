@@ -43,6 +43,7 @@
 #include "Python.h"
 #include "awaitableobject.h"
 #include "pycore_awaitable.h"     // _PyAwaitable_NewCall()
+#include "pycore_ceval.h"         // _Py_EnterRecursiveCallTstate()
 #include "pycore_freelist.h"      // struct _Py_awaitable_freelist
 #include "pycore_genobject.h"     // _PyCoro_GetAwaitableIter()
 #include "pycore_tuple.h"         // _PyTuple_FromArray()
@@ -665,7 +666,7 @@ only_return_await(PyAwaitableObject *aw)
 
 static inline Py_ALWAYS_INLINE int
 awaitable_drive(PyAwaitableObject *aw, PyObject *arg, PyObject **presult,
-                int can_hand_over);
+                int can_hand_over, int nested);
 
 /* Send arg to the awaitable inner, or to any other iterator, for the
    await in progress; an awaitable may hand over its last await
@@ -674,7 +675,8 @@ static inline int
 send_inner(PyObject *inner, PyObject *arg, PyObject **presult)
 {
     if (PyAwaitable_CheckExact(inner)) {
-        return awaitable_drive(_PyAwaitable_CAST(inner), arg, presult, 1);
+        return awaitable_drive(_PyAwaitable_CAST(inner), arg, presult, 1,
+                               1);
     }
     return PyIter_Send(inner, arg, presult);
 }
@@ -1042,24 +1044,45 @@ awaitable_run_first(PyAwaitableObject *aw, PyObject *arg, PyObject **presult,
    see awaitable_run().  Inlined into each of them: every await of an
    awaitable goes through here once or more, and the call alone cost
    some 15 instructions of the 860 that awaiting a METH_ASYNC function
-   returning a constant takes. */
+   returning a constant takes.
+
+   The C recursion limit is checked here where a send may nest in C
+   (nested): in am_send, which C code calls, and in the send of an
+   awaitable to the awaitable it awaits.  Not in the SEND instruction,
+   whose frame the evaluation loop counted already, nor in each METH_ASYNC
+   body, which runs within one of these sends: a body recurses only by
+   sending, which comes back here. */
 static inline Py_ALWAYS_INLINE int
 awaitable_drive(PyAwaitableObject *aw, PyObject *arg, PyObject **presult,
-                int can_hand_over)
+                int can_hand_over, int nested)
 {
+    PyThreadState *tstate = NULL;
+    if (nested) {
+        tstate = _PyThreadState_GET();
+        if (_Py_EnterRecursiveCallTstate(tstate, " while awaiting")) {
+            *presult = NULL;
+            return PYGEN_ERROR;
+        }
+    }
+    int status;
     if (awaitable_enter(aw, 1, arg) < 0) {
         *presult = NULL;
-        return PYGEN_ERROR;
+        status = PYGEN_ERROR;
     }
-    int status = awaitable_run_first(aw, arg, presult, can_hand_over);
-    awaitable_leave(aw, status);
+    else {
+        status = awaitable_run_first(aw, arg, presult, can_hand_over);
+        awaitable_leave(aw, status);
+    }
+    if (nested) {
+        _Py_LeaveRecursiveCallTstate(tstate);
+    }
     return status;
 }
 
 static PySendResult
 awaitable_am_send(PyObject *self, PyObject *arg, PyObject **presult)
 {
-    return awaitable_drive(_PyAwaitable_CAST(self), arg, presult, 0);
+    return awaitable_drive(_PyAwaitable_CAST(self), arg, presult, 0, 1);
 }
 
 /* The receiver *preceiver, an awaitable, handed over its last await,
@@ -1082,7 +1105,7 @@ take_hand_overs(PyObject **preceiver, PyObject **presult)
             return _PyAwaitable_HANDED_OVER;
         }
         status = awaitable_drive(_PyAwaitable_CAST(*preceiver), Py_None,
-                                 presult, 1);
+                                 presult, 1, 0);
     } while (status == _PyAwaitable_HANDED_OVER);
     return status;
 }
@@ -1093,7 +1116,7 @@ _PyAwaitable_SendOrHandOver(PyObject **preceiver, PyObject *arg,
 {
     PyObject *receiver = *preceiver;
     int status = awaitable_drive(_PyAwaitable_CAST(receiver), arg, presult,
-                                 1);
+                                 1, 0);
     if (status != _PyAwaitable_HANDED_OVER) {
         return status;
     }

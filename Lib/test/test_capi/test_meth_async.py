@@ -308,6 +308,25 @@ class BehaviourTests(unittest.TestCase):
             aw.send(None)
         self.assertEqual(cm.exception.value, 'body')
 
+    def test_nested_awaits_within_the_recursion_limit(self):
+        # An awaitable awaiting another nests the sends in C: a nest deeper
+        # than the C recursion limit raises RecursionError at the await,
+        # as nested coroutines do, instead of overflowing the C stack.
+        def nest(depth):
+            aw = _testcapi.async_noargs()
+            for _ in range(depth):
+                aw = _testcapi.async_await_keep(aw)
+            return aw
+        self.assertEqual(run(nest(50)), 'body')
+        aw = nest(support.get_c_recursion_limit() + 50)
+        with self.assertRaisesRegex(RecursionError, 'while awaiting'):
+            run(aw)
+        with self.assertRaisesRegex(RuntimeError, 'cannot reuse'):
+            aw.send(None)   # finished by the error
+        del aw
+        # The limit is not lowered for what runs next.
+        self.assertEqual(run(nest(50)), 'body')
+
     def test_returning_the_awaitable_means_no_result(self):
         self.assertIsNone(run_await(_testcapi.async_return_awaitable()))
 
