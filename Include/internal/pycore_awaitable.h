@@ -11,7 +11,7 @@ extern "C" {
 #include "awaitableobject.h"              // PyAwaitable_Callback
 #include "pycore_call.h"                 // _Py_CheckFunctionResult()
 #include "pycore_pyatomic_ft_wrappers.h" // FT_ATOMIC_LOAD_UINT8()
-#include "pycore_pyerrors.h"             // _PyErr_Occurred()
+#include "pycore_pystate.h"              // _PyThreadState_GET()
 
 /* The body of a deferred call: run at the first send to the awaitable,
    with the arguments the call was made with.  Returns a new reference to
@@ -157,14 +157,14 @@ extern PyObject *_PyCFunction_CallAsync(PyObject *func, PyMethodDef *ml,
                                         Py_ssize_t nargs, PyObject *kwnames);
 
 /* Check the result of a METH_ASYNC C function the way
-   _Py_CheckFunctionResult() does, calling it only for a wrong result: the
-   bodies of METH_NOARGS and METH_O functions and methods, whose awaits
-   are short enough for the call to show. */
+   _Py_CheckFunctionResult() does, calling it only for an error or a wrong
+   result: the bodies of METH_NOARGS and METH_O functions and methods,
+   whose awaits are short enough for the call to show. */
 static inline PyObject *
-_PyCFunction_CheckAsyncResult(PyThreadState *tstate, PyObject *func,
-                              PyObject *result)
+_PyCFunction_CheckAsyncResult(PyObject *func, PyObject *result)
 {
-    if ((result == NULL) != (_PyErr_Occurred(tstate) != NULL)) {
+    PyThreadState *tstate = _PyThreadState_GET();
+    if (result == NULL || tstate->current_exception != NULL) {
         return _Py_CheckFunctionResult(tstate, func, result, NULL);
     }
     return result;

@@ -139,6 +139,19 @@ class ConventionTests(unittest.TestCase):
                                             'takes no keyword arguments'):
                     f(x=1)
 
+    def test_empty_keyword_names(self):
+        # A vectorcall with an empty tuple of keyword names is a call
+        # without keywords.
+        call = _testcapi.pyobject_vectorcall
+        self.assertEqual(run_await(call(_testcapi.async_noargs, (), ())),
+                         ('noargs', _testcapi))
+        self.assertEqual(run_await(call(_testcapi.async_o, (1,), ())),
+                         ('o', _testcapi, 1))
+        with self.assertRaisesRegex(TypeError, 'takes no arguments'):
+            call(_testcapi.async_noargs, (1,), ())
+        with self.assertRaisesRegex(TypeError, 'takes no keyword arguments'):
+            call(_testcapi.async_o, (1,), ('x',))
+
     def test_argument_errors_at_await(self):
         # What the body checks itself fails at the await.
         aw = _testcapi.async_append(1)
@@ -240,9 +253,24 @@ class MethodTests(unittest.TestCase):
         class Sub(_testcapi.AsyncMethods):
             pass
         obj = Sub()
+        self.assertEqual(run_await(obj.noargs()), ('noargs', obj))
         self.assertEqual(run_await(obj.o(1)), ('o', obj, 1))
         # The defining class, not the subclass.
         self.assertEqual(run_await(obj.method())[2], _testcapi.AsyncMethods)
+
+    def test_empty_keyword_names(self):
+        # As for functions: an empty tuple of keyword names is none.
+        call = _testcapi.pyobject_vectorcall
+        cls = _testcapi.AsyncMethods
+        obj = self.obj
+        self.assertEqual(run_await(call(cls.noargs, (obj,), ())),
+                         ('noargs', obj))
+        self.assertEqual(run_await(call(cls.o, (obj, 1), ())),
+                         ('o', obj, 1))
+        with self.assertRaisesRegex(TypeError, 'takes no keyword arguments'):
+            call(cls.noargs, (obj, 1), ('x',))
+        with self.assertRaisesRegex(TypeError, 'needs an argument'):
+            call(cls.o, (), ())
 
     def test_classmethods(self):
         cls = _testcapi.AsyncMethods
