@@ -1367,6 +1367,16 @@ clear_pending_call(PyAwaitableObject *aw)
     release_call_args(call.args, call.arg, call.kwnames);
 }
 
+/* Drop the saved values.  Out of line: most awaitables save none. */
+static Py_NO_INLINE void
+values_clear(PyAwaitableObject *aw)
+{
+    while (aw->aw_nvalues > 0) {
+        aw->aw_nvalues--;
+        Py_CLEAR(aw->aw_values[aw->aw_nvalues]);
+    }
+}
+
 /* Drop every reference (tp_clear, and deallocation, where it is inlined
    into the short path that a finished awaitable takes). */
 static inline void
@@ -1379,9 +1389,8 @@ awaitable_clear_refs(PyAwaitableObject *aw)
     Py_CLEAR(aw->aw_func);
     clear_pending_call(aw);
     queue_clear(aw);
-    while (aw->aw_nvalues > 0) {
-        aw->aw_nvalues--;
-        Py_CLEAR(aw->aw_values[aw->aw_nvalues]);
+    if (aw->aw_nvalues > 0) {
+        values_clear(aw);
     }
     aw->aw_narb_values = 0;
 }
