@@ -1382,10 +1382,16 @@ values_clear(PyAwaitableObject *aw)
 static inline void
 awaitable_clear_refs(PyAwaitableObject *aw)
 {
-    Py_CLEAR(aw->aw_name);
-    Py_CLEAR(aw->aw_qualname);
-    Py_CLEAR(aw->aw_result);
-    Py_CLEAR(aw->aw_inner);
+    /* A finished awaitable rarely holds any of these (its result went to
+       the awaiter): one test for the four. */
+    if (((uintptr_t)aw->aw_name | (uintptr_t)aw->aw_qualname
+         | (uintptr_t)aw->aw_result | (uintptr_t)aw->aw_inner) != 0)
+    {
+        Py_CLEAR(aw->aw_name);
+        Py_CLEAR(aw->aw_qualname);
+        Py_CLEAR(aw->aw_result);
+        Py_CLEAR(aw->aw_inner);
+    }
     Py_CLEAR(aw->aw_func);
     clear_pending_call(aw);
     queue_clear(aw);
