@@ -1796,39 +1796,51 @@ PyAwaitable_New(void)
 }
 
 PyObject *
+_PyAwaitable_NewCallOneArg(PyObject *func, _PyAwaitable_CallBody body,
+                           PyObject *arg)
+{
+    assert(func != NULL && body != NULL);
+    PyAwaitableObject *aw = awaitable_alloc();
+    if (aw == NULL) {
+        return NULL;
+    }
+    aw->aw_func = Py_NewRef(func);
+    aw->aw_body = body;
+    /* The one argument is kept without a tuple. */
+    aw->aw_arg = Py_XNewRef(arg);
+    _PyObject_GC_TRACK(aw);
+    return (PyObject *)aw;
+}
+
+PyObject *
 _PyAwaitable_NewCall(PyObject *func, _PyAwaitable_CallBody body,
                      PyObject *const *args, Py_ssize_t nargs,
                      PyObject *kwnames)
 {
     assert(func != NULL && body != NULL);
-    PyObject *arg = NULL;
-    PyObject *argstuple = NULL;
     if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) == 0) {
         kwnames = NULL;
     }
-    if (nargs == 1 && kwnames == NULL) {
-        /* The common METH_O call keeps its argument without a tuple. */
-        arg = args[0];
+    if (kwnames == NULL && nargs <= 1) {
+        return _PyAwaitable_NewCallOneArg(func, body,
+                                          nargs == 1 ? args[0] : NULL);
     }
-    else if (nargs > 0 || kwnames != NULL) {
-        Py_ssize_t total = nargs;
-        if (kwnames != NULL) {
-            total += PyTuple_GET_SIZE(kwnames);
-        }
-        argstuple = _PyTuple_FromArray(args, total);
-        if (argstuple == NULL) {
-            return NULL;
-        }
+    Py_ssize_t total = nargs;
+    if (kwnames != NULL) {
+        total += PyTuple_GET_SIZE(kwnames);
+    }
+    PyObject *argstuple = _PyTuple_FromArray(args, total);
+    if (argstuple == NULL) {
+        return NULL;
     }
     PyAwaitableObject *aw = awaitable_alloc();
     if (aw == NULL) {
-        Py_XDECREF(argstuple);
+        Py_DECREF(argstuple);
         return NULL;
     }
     aw->aw_func = Py_NewRef(func);
     aw->aw_body = body;
     aw->aw_args = argstuple;
-    aw->aw_arg = Py_XNewRef(arg);
     aw->aw_kwnames = Py_XNewRef(kwnames);
     _PyObject_GC_TRACK(aw);
     return (PyObject *)aw;

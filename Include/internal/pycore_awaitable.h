@@ -141,6 +141,14 @@ extern PyObject *_PyAwaitable_NewCall(PyObject *func,
                                       Py_ssize_t nargs,
                                       PyObject *kwnames);
 
+/* The same for a call with one positional argument, arg, or with none if
+   arg is NULL, and no keywords: the calls of METH_NOARGS and METH_O
+   functions and of METH_NOARGS methods, the commonest, made without
+   sorting out the arguments. */
+extern PyObject *_PyAwaitable_NewCallOneArg(PyObject *func,
+                                            _PyAwaitable_CallBody body,
+                                            PyObject *arg);
+
 /* Check the arguments of a call to the METH_ASYNC function ml the way
    the synchronous calling conventions do before calling: the number of
    arguments for METH_NOARGS and METH_O, no keywords where the convention
