@@ -565,6 +565,24 @@ class ReturnAwaitTests(unittest.TestCase):
         for aw, expected in self.one_site_cases():
             self.assertEqual(run(await_it(aw)), expected)
 
+    @support.requires_specialization
+    def test_specialized_send_to_what_was_handed_over(self):
+        # A coroutine handed over that suspends receives the later sends of
+        # the same await at the same site: SEND_AWAITABLE sends to it as
+        # SEND_GEN does, and stays, where each await would otherwise
+        # deoptimize it once.
+        async def await_it(aw):
+            return await aw
+        for i in range(100):
+            self.assertEqual(
+                run(await_it(self.return_await(suspending(i)))),
+                (i, ['suspend0']))
+        opnames = {instr.opname
+                   for instr in dis.get_instructions(await_it, adaptive=True)}
+        self.assertIn('SEND_AWAITABLE', opnames)
+        for aw, expected in self.one_site_cases():
+            self.assertEqual(run(await_it(aw)), expected)
+
     def test_asyncio_cancel_reaches_inner(self):
         for wrap in (False, True):
             with self.subTest(wrap=wrap):
