@@ -550,6 +550,33 @@ class ReturnAwaitTests(unittest.TestCase):
             with self.assertRaises(KeyError):
                 run(await_it(aw))
 
+    def test_handed_over_awaitable_released(self):
+        # An awaitable that hands over an awaitable object is released in
+        # the send, while that one runs: the await site must not look at it
+        # again.  A full collection clears the freelists, so that its
+        # memory is really freed.
+        log = []
+        async def collect():
+            gc.collect()
+            log.append('returned')
+        class CollectThenSuspend:
+            def __await__(self):
+                gc.collect()
+                log.append('suspended')
+                yield 's'
+        async def await_it(aw):
+            return await _testcapi.async_return_await(aw)
+        for obj, yielded in ((collect(), []), (CollectThenSuspend(), ['s'])):
+            with self.subTest(obj=obj):
+                log.clear()
+                aw = new()
+                add_await(aw, obj)
+                # A copy of the code: the generic SEND, not yet specialized.
+                fresh = types.FunctionType(await_it.__code__.replace(),
+                                           globals())
+                self.assertEqual(run(fresh(aw)), (None, yielded))
+                self.assertEqual(log, ['suspended' if yielded else 'returned'])
+
     @support.requires_specialization
     def test_specialized_send(self):
         # The await of an awaitable specializes to SEND_AWAITABLE, and a
