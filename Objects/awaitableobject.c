@@ -992,6 +992,24 @@ awaitable_leave(PyAwaitableObject *aw, int status)
     Py_XDECREF(inner);
 }
 
+/* A send too deep for the C recursion limit, the RecursionError set:
+   finish the awaitable, running nothing more of it, as a coroutine sent
+   to too deep is finished without running its frame.  Its pending body is
+   dropped here, what it queued and awaits by awaitable_leave().  aw_running
+   is set. */
+static Py_NO_INLINE void
+awaitable_abandon(PyAwaitableObject *aw)
+{
+    pending_call call;
+    Py_BEGIN_CRITICAL_SECTION(aw);
+    take_pending_call(aw, &call);
+    FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_FINISHED);
+    Py_END_CRITICAL_SECTION();
+    if (call.body != NULL) {
+        release_call_args(call.args, call.arg, call.kwnames);
+    }
+}
+
 /* The first send to a METH_ASYNC call: run the body here and, if it
    queued nothing, finish at once (or, if all it queued is a
    PyAwaitable_ReturnAwait() step, hand that over).  This is what
@@ -1057,25 +1075,25 @@ awaitable_drive(PyAwaitableObject *aw, PyObject *arg, PyObject **presult,
                 int can_hand_over, int nested)
 {
     PyThreadState *tstate = NULL;
-    if (nested) {
-        tstate = _PyThreadState_GET();
-        if (_Py_EnterRecursiveCallTstate(tstate, " while awaiting")) {
-            *presult = NULL;
-            return PYGEN_ERROR;
-        }
-    }
     int status;
     if (awaitable_enter(aw, 1, arg) < 0) {
         *presult = NULL;
-        status = PYGEN_ERROR;
+        return PYGEN_ERROR;
     }
-    else {
-        status = awaitable_run_first(aw, arg, presult, can_hand_over);
-        awaitable_leave(aw, status);
+    if (nested) {
+        tstate = _PyThreadState_GET();
+        if (_Py_EnterRecursiveCallTstate(tstate, " while awaiting")) {
+            awaitable_abandon(aw);
+            *presult = NULL;
+            awaitable_leave(aw, PYGEN_ERROR);
+            return PYGEN_ERROR;
+        }
     }
+    status = awaitable_run_first(aw, arg, presult, can_hand_over);
     if (nested) {
         _Py_LeaveRecursiveCallTstate(tstate);
     }
+    awaitable_leave(aw, status);
     return status;
 }
 

@@ -340,20 +340,60 @@ class BehaviourTests(unittest.TestCase):
         # An awaitable awaiting another nests the sends in C: a nest deeper
         # than the C recursion limit raises RecursionError at the await,
         # as nested coroutines do, instead of overflowing the C stack.
-        def nest(depth):
-            aw = _testcapi.async_noargs()
+        def state(aw):
+            # Sending a value other than None runs nothing.
+            try:
+                aw.send(1)
+            except TypeError:
+                return 'created'
+            except RuntimeError:
+                return 'finished'
+        def attempt(depth):
+            """Await a nest of depth awaits; return it and, if it raised
+            RecursionError, the state of each awaitable in it."""
+            chain = [_testcapi.async_noargs()]
             for _ in range(depth):
-                aw = _testcapi.async_await_keep(aw)
-            return aw
-        self.assertEqual(run(nest(50)), 'body')
-        aw = nest(support.get_c_recursion_limit() + 50)
-        with self.assertRaisesRegex(RecursionError, 'while awaiting'):
-            run(aw)
-        with self.assertRaisesRegex(RuntimeError, 'cannot reuse'):
-            aw.send(None)   # finished by the error
-        del aw
+                chain.append(_testcapi.async_await_keep(chain[-1]))
+            try:
+                result = run(chain[-1])
+            except RecursionError as exc:
+                self.assertIn('while awaiting', str(exc))
+                return chain, [state(aw) for aw in chain]
+            self.assertEqual(result, 'body')
+            return chain, None
+        def finish(chain, states):
+            # Await what the error left never awaited.
+            created = states.count('created')
+            if created:
+                run(chain[created - 1])
+            self.assertEqual(set(map(state, chain)), {'finished'})
+        limit = support.get_c_recursion_limit()
+        self.assertIsNone(attempt(50)[1])
+        chain, states = attempt(limit + 50)
+        self.assertIsNotNone(states)
+        finish(chain, states)
+        # The shallowest nest that fails, awaited from here.
+        ok, fails = 50, limit + 50
+        while fails - ok > 1:
+            depth = (ok + fails) // 2
+            chain, states = attempt(depth)
+            if states is None:
+                ok = depth
+            else:
+                fails = depth
+                finish(chain, states)
+        # Every awaitable in it was awaited and is finished, the innermost
+        # one too, which the error ended before its body ran, as it ends a
+        # coroutine sent to too deep: none warns that it was never awaited.
+        chain, states = attempt(fails)
+        self.assertEqual(states, ['finished'] * (fails + 1))
+        # Deeper, those never awaited are left as they were.
+        chain, states = attempt(fails + 10)
+        self.assertEqual(states, ['created'] * 10 + ['finished'] * (fails + 1))
+        self.assertEqual(run(chain[9]), 'body')
+        self.assertEqual(set(map(state, chain)), {'finished'})
         # The limit is not lowered for what runs next.
-        self.assertEqual(run(nest(50)), 'body')
+        self.assertIsNone(attempt(50)[1])
 
     def test_returning_the_awaitable_means_no_result(self):
         self.assertIsNone(run_await(_testcapi.async_return_awaitable()))
