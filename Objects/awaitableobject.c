@@ -419,8 +419,17 @@ record_start_iter(awaitable_record *rec)
         }
         break;
     case AWR_FOR_NEXT: {
-        unaryfunc anext = Py_TYPE(rec->ar_ctx)->tp_as_async->am_anext;
-        awaitable = anext(rec->ar_ctx);
+        /* Looked up at each step: PyAwaitable_AsyncFor() checked it, but
+           the iterator's type (or class) may have changed since. */
+        PyAsyncMethods *am = Py_TYPE(rec->ar_ctx)->tp_as_async;
+        if (am == NULL || am->am_anext == NULL) {
+            PyErr_Format(PyExc_TypeError,
+                         "'async for' requires an iterator with "
+                         "__anext__ method, got %.100s",
+                         Py_TYPE(rec->ar_ctx)->tp_name);
+            return NULL;
+        }
+        awaitable = am->am_anext(rec->ar_ctx);
         break;
     }
     default:

@@ -358,6 +358,43 @@ class CancelRegressionTests(unittest.TestCase):
         self.assertIn(b"KeyError 'from __await__'", res.out)
 
 
+class MutationRegressionTests(unittest.TestCase):
+    """Types changed while an awaitable uses their objects."""
+
+    def test_anext_lost_during_async_for(self):
+        # Regression: PyAwaitable_AsyncFor() checks that the iterator has
+        # __anext__, but each later step called the slot unchecked, and
+        # crashed once __anext__ was deleted from the iterator's type or
+        # its class changed for one without it.  The step raises TypeError
+        # instead, as `async for` does.
+        for how in ('del', '__class__'):
+            with self.subTest(how=how):
+                class It:
+                    def __aiter__(self):
+                        return self
+                    async def __anext__(self):
+                        return 1
+                class Plain:
+                    pass
+                it = It()
+                aw = new()
+                items = []
+                def on_item(aw, item):
+                    items.append(item)
+                    if how == 'del':
+                        del It.__anext__
+                    else:
+                        it.__class__ = Plain
+                    return 0
+                slot(aw, on_item)
+                _testcapi.awaitable_async_for(aw, it, 0, -1)
+                msg = ("'async for' requires an iterator with __anext__ "
+                       "method, got (It|Plain)")
+                with self.assertRaisesRegex(TypeError, msg):
+                    run(aw)
+                self.assertEqual(items, [1])
+
+
 # --- Memory ----------------------------------------------------------------
 
 def rss():
