@@ -1519,13 +1519,24 @@ static void
 awaitable_dealloc(PyObject *self)
 {
     PyAwaitableObject *aw = _PyAwaitable_CAST(self);
-    /* A finished awaitable has nothing to finalize: skip the call. */
-    if (aw->aw_state != AW_FINISHED
-        && PyObject_CallFinalizerFromDealloc(self) < 0)
-    {
-        return;   // resurrected
+    /* Untracked before the trashcan, which may set the awaitable aside, to
+       be released from a shallower C stack: releasing a long chain of
+       awaitables, each holding the next (an argument of its pending call,
+       a queued await), must not overflow the C stack.  Set aside, it comes
+       back here already untracked. */
+    if (_PyObject_GC_IS_TRACKED(self)) {
+        _PyObject_GC_UNTRACK(self);
     }
-    _PyObject_GC_UNTRACK(self);
+    Py_TRASHCAN_BEGIN(aw, awaitable_dealloc)
+    /* A finished awaitable has nothing to finalize: skip the call. */
+    if (aw->aw_state != AW_FINISHED) {
+        /* The finalizer may resurrect it: tracked as it then must be. */
+        _PyObject_GC_TRACK(self);
+        if (PyObject_CallFinalizerFromDealloc(self) < 0) {
+            goto done;   // resurrected
+        }
+        _PyObject_GC_UNTRACK(self);
+    }
     if (aw->aw_weakreflist != NULL) {
         PyObject_ClearWeakRefs(self);
     }
@@ -1547,10 +1558,12 @@ awaitable_dealloc(PyObject *self)
         assert(aw->aw_head == 0 && aw->aw_count == 0 && aw->aw_insert == -1);
         _PyGC_CLEAR_FINALIZED(self);
         freelist->items[freelist->numfree++] = aw;
-        return;
+        goto done;
     }
 #endif
     PyObject_GC_Del(self);
+done:
+    Py_TRASHCAN_END
 }
 
 static PyObject *

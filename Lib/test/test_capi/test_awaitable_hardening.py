@@ -551,6 +551,45 @@ class ReleaseTests(unittest.TestCase):
         self.assertIsNone(awref())
         self.assertEqual([r for r in refs if r() is not None], [])
 
+    def test_long_chain(self):
+        # Regression: releasing a chain of awaitables, each holding the
+        # next (an argument of its pending call, a queued await), recursed
+        # on the C stack once per awaitable and overflowed it.  The
+        # trashcan releases it piecewise, as it does tuples; every
+        # awaitable still warns that it was never awaited.
+        code = textwrap.dedent("""
+            import warnings, _testcapi
+            from test.test_capi.test_awaitable import add_await, new
+            n = 100_000
+            def pending_calls():
+                aw = _testcapi.async_noargs()
+                for _ in range(n):
+                    aw = _testcapi.async_await_keep(aw)
+                return aw
+            def queued_awaits():
+                aw = new()
+                for _ in range(n):
+                    outer = new()
+                    add_await(outer, aw)
+                    aw = outer
+                return aw
+            for make in (pending_calls, queued_awaits):
+                unawaited = 0
+                def showwarning(message, *args):
+                    # Unlike record=True, keeps no reference to the source.
+                    global unawaited
+                    unawaited += 'was never awaited' in str(message)
+                with warnings.catch_warnings():
+                    warnings.simplefilter('always')
+                    warnings.showwarning = showwarning
+                    aw = make()
+                    del aw
+                print(make.__name__, unawaited)
+        """)
+        res = script_helper.assert_python_ok('-c', code)
+        self.assertEqual(res.out.decode().split(),
+                         ['pending_calls', '100001', 'queued_awaits', '100001'])
+
     def test_never_started(self):
         with support.catch_unraisable_exception():
             self.check_released(lambda aw: None)
