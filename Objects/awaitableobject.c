@@ -1404,26 +1404,41 @@ values_clear(PyAwaitableObject *aw)
     }
 }
 
-/* Drop every reference (tp_clear, and deallocation, where it is inlined
-   into the short path that a finished awaitable takes). */
-static inline void
-awaitable_clear_refs(PyAwaitableObject *aw)
+/* Whether the awaitable holds more than its function and names, which are
+   released through types of their own: a finished awaitable, by far the
+   commonest to release, rarely does (its result went to the awaiter). */
+static inline int
+awaitable_holds_more(PyAwaitableObject *aw)
 {
-    /* A finished awaitable rarely holds any of these (its result went to
-       the awaiter): one test for the four. */
-    if (((uintptr_t)aw->aw_name | (uintptr_t)aw->aw_qualname
-         | (uintptr_t)aw->aw_result | (uintptr_t)aw->aw_inner) != 0)
-    {
+    return (((uintptr_t)aw->aw_result | (uintptr_t)aw->aw_inner
+             | (uintptr_t)aw->aw_body) != 0
+            || aw->aw_head != aw->aw_count
+            || aw->aw_nvalues != 0);
+}
+
+/* Drop every reference (tp_clear, and deallocation, where it is inlined
+   into the short path that a finished awaitable takes, and holds_more is
+   known). */
+static inline void
+awaitable_clear_refs(PyAwaitableObject *aw, int holds_more)
+{
+    if (((uintptr_t)aw->aw_name | (uintptr_t)aw->aw_qualname) != 0) {
         Py_CLEAR(aw->aw_name);
         Py_CLEAR(aw->aw_qualname);
-        Py_CLEAR(aw->aw_result);
-        Py_CLEAR(aw->aw_inner);
     }
     Py_CLEAR(aw->aw_func);
-    clear_pending_call(aw);
-    queue_clear(aw);
-    if (aw->aw_nvalues > 0) {
-        values_clear(aw);
+    if (holds_more) {
+        Py_CLEAR(aw->aw_result);
+        Py_CLEAR(aw->aw_inner);
+        clear_pending_call(aw);
+        queue_clear(aw);
+        if (aw->aw_nvalues > 0) {
+            values_clear(aw);
+        }
+    }
+    else {
+        aw->aw_head = aw->aw_count = 0;
+        aw->aw_insert = -1;
     }
     aw->aw_narb_values = 0;
 }
@@ -1431,7 +1446,7 @@ awaitable_clear_refs(PyAwaitableObject *aw)
 static int
 awaitable_clear(PyObject *self)
 {
-    awaitable_clear_refs(_PyAwaitable_CAST(self));
+    awaitable_clear_refs(_PyAwaitable_CAST(self), 1);
     return 0;
 }
 
@@ -1515,32 +1530,16 @@ awaitable_free_storage(PyAwaitableObject *aw)
     aw->aw_heap_storage = 0;
 }
 
-static void
-awaitable_dealloc(PyObject *self)
+/* Release what the awaitable holds (holds_more: see awaitable_clear_refs())
+   and its memory, to the freelist if there is room.  It is untracked and
+   finalized. */
+static inline void
+awaitable_release(PyAwaitableObject *aw, int holds_more)
 {
-    PyAwaitableObject *aw = _PyAwaitable_CAST(self);
-    /* Untracked before the trashcan, which may set the awaitable aside, to
-       be released from a shallower C stack: releasing a long chain of
-       awaitables, each holding the next (an argument of its pending call,
-       a queued await), must not overflow the C stack.  Set aside, it comes
-       back here already untracked. */
-    if (_PyObject_GC_IS_TRACKED(self)) {
-        _PyObject_GC_UNTRACK(self);
-    }
-    Py_TRASHCAN_BEGIN(aw, awaitable_dealloc)
-    /* A finished awaitable has nothing to finalize: skip the call. */
-    if (aw->aw_state != AW_FINISHED) {
-        /* The finalizer may resurrect it: tracked as it then must be. */
-        _PyObject_GC_TRACK(self);
-        if (PyObject_CallFinalizerFromDealloc(self) < 0) {
-            goto done;   // resurrected
-        }
-        _PyObject_GC_UNTRACK(self);
-    }
     if (aw->aw_weakreflist != NULL) {
-        PyObject_ClearWeakRefs(self);
+        PyObject_ClearWeakRefs((PyObject *)aw);
     }
-    awaitable_clear_refs(aw);
+    awaitable_clear_refs(aw, holds_more);
     if (aw->aw_heap_storage) {
         awaitable_free_storage(aw);
     }
@@ -1556,12 +1555,41 @@ awaitable_dealloc(PyObject *self)
         aw->aw_orphan = 0;
         assert(aw->aw_running == 0 && aw->aw_driver == NULL);
         assert(aw->aw_head == 0 && aw->aw_count == 0 && aw->aw_insert == -1);
-        _PyGC_CLEAR_FINALIZED(self);
+        _PyGC_CLEAR_FINALIZED((PyObject *)aw);
         freelist->items[freelist->numfree++] = aw;
-        goto done;
+        return;
     }
 #endif
-    PyObject_GC_Del(self);
+    PyObject_GC_Del(aw);
+}
+
+static void
+awaitable_dealloc(PyObject *self)
+{
+    PyAwaitableObject *aw = _PyAwaitable_CAST(self);
+    if (aw->aw_state == AW_FINISHED && !awaitable_holds_more(aw)) {
+        /* Nothing to finalize, and nothing released can release
+           awaitables in turn: the short path. */
+        _PyObject_GC_UNTRACK(self);
+        awaitable_release(aw, 0);
+        return;
+    }
+    /* Through the trashcan, which sets the awaitable aside, to be released
+       from a shallower C stack, once deallocations nest too deep: a long
+       chain of awaitables, each holding the next (an argument of its
+       pending call, a queued await), must not overflow the C stack.  Set
+       aside, it comes back here untracked, and the trashcan wants it so. */
+    PyObject_GC_UnTrack(self);
+    Py_TRASHCAN_BEGIN(aw, awaitable_dealloc)
+    if (aw->aw_state != AW_FINISHED) {
+        /* The finalizer may resurrect it: tracked, as it then must be. */
+        _PyObject_GC_TRACK(self);
+        if (PyObject_CallFinalizerFromDealloc(self) < 0) {
+            goto done;   // resurrected
+        }
+        _PyObject_GC_UNTRACK(self);
+    }
+    awaitable_release(aw, 1);
 done:
     Py_TRASHCAN_END
 }
