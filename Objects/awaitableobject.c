@@ -1612,60 +1612,75 @@ awaitable_func_name(PyAwaitableObject *aw, PyObject *attr)
     return name;
 }
 
+/* The name or qualified name (*pname: aw_name or aw_qualname), as a new
+   reference, or NULL without an exception if none was set.  Read in a
+   critical section: a setter in another thread may release it. */
+static PyObject *
+awaitable_own_name(PyAwaitableObject *aw, PyObject **pname)
+{
+    PyObject *name;
+    Py_BEGIN_CRITICAL_SECTION(aw);
+    name = Py_XNewRef(*pname);
+    Py_END_CRITICAL_SECTION();
+    return name;
+}
+
+/* The getter of __name__ (attr) or __qualname__: the name set, else that
+   of the function a METH_ASYNC call was made to, else "awaitable". */
+static PyObject *
+awaitable_name(PyAwaitableObject *aw, PyObject **pname, PyObject *attr)
+{
+    PyObject *name = awaitable_own_name(aw, pname);
+    if (name != NULL) {
+        return name;
+    }
+    /* aw_func is set at creation and kept while the awaitable is
+       reachable. */
+    if (aw->aw_func != NULL) {
+        return awaitable_func_name(aw, attr);
+    }
+    return awaitable_default_name();
+}
+
+static int
+awaitable_set_name_attr(PyAwaitableObject *aw, PyObject **pname,
+                        PyObject *value, const char *attr)
+{
+    if (value == NULL || !PyUnicode_Check(value)) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s must be set to a string object", attr);
+        return -1;
+    }
+    PyObject *old;
+    Py_BEGIN_CRITICAL_SECTION(aw);
+    old = *pname;
+    *pname = Py_NewRef(value);
+    Py_END_CRITICAL_SECTION();
+    /* Released out of the critical section: a str subclass may run
+       code when it goes. */
+    Py_XDECREF(old);
+    return 0;
+}
+
 static PyObject *
 awaitable_get_name(PyObject *self, void *Py_UNUSED(closure))
 {
     PyAwaitableObject *aw = _PyAwaitable_CAST(self);
-    if (aw->aw_name == NULL) {
-        if (aw->aw_func != NULL) {
-            return awaitable_func_name(aw, &_Py_ID(__name__));
-        }
-        return awaitable_default_name();
-    }
-    return Py_NewRef(aw->aw_name);
+    return awaitable_name(aw, &aw->aw_name, &_Py_ID(__name__));
 }
 
 static int
 awaitable_set_name(PyObject *self, PyObject *value, void *Py_UNUSED(closure))
 {
     PyAwaitableObject *aw = _PyAwaitable_CAST(self);
-    if (value == NULL || !PyUnicode_Check(value)) {
-        PyErr_SetString(PyExc_TypeError,
-                        "__name__ must be set to a string object");
-        return -1;
-    }
-    Py_XSETREF(aw->aw_name, Py_NewRef(value));
-    return 0;
+    return awaitable_set_name_attr(aw, &aw->aw_name, value, "__name__");
 }
 
 static PyObject *
 awaitable_get_qualname(PyObject *self, void *Py_UNUSED(closure))
 {
     PyAwaitableObject *aw = _PyAwaitable_CAST(self);
-    if (aw->aw_qualname == NULL) {
-        if (aw->aw_func != NULL) {
-            return awaitable_func_name(aw, &_Py_ID(__qualname__));
-        }
-        return awaitable_default_name();
-    }
-    return Py_NewRef(aw->aw_qualname);
-}
-
-static PyObject *
-awaitable_repr(PyObject *self)
-{
-    PyAwaitableObject *aw = _PyAwaitable_CAST(self);
-    if (aw->aw_qualname == NULL && aw->aw_func == NULL) {
-        return PyUnicode_FromFormat("<awaitable object at %p>", self);
-    }
-    PyObject *qualname = awaitable_get_qualname(self, NULL);
-    if (qualname == NULL) {
-        return NULL;
-    }
-    PyObject *repr = PyUnicode_FromFormat("<awaitable object %U at %p>",
-                                          qualname, self);
-    Py_DECREF(qualname);
-    return repr;
+    return awaitable_name(aw, &aw->aw_qualname, &_Py_ID(__qualname__));
 }
 
 static int
@@ -1673,13 +1688,28 @@ awaitable_set_qualname(PyObject *self, PyObject *value,
                        void *Py_UNUSED(closure))
 {
     PyAwaitableObject *aw = _PyAwaitable_CAST(self);
-    if (value == NULL || !PyUnicode_Check(value)) {
-        PyErr_SetString(PyExc_TypeError,
-                        "__qualname__ must be set to a string object");
-        return -1;
+    return awaitable_set_name_attr(aw, &aw->aw_qualname, value,
+                                   "__qualname__");
+}
+
+static PyObject *
+awaitable_repr(PyObject *self)
+{
+    PyAwaitableObject *aw = _PyAwaitable_CAST(self);
+    PyObject *qualname = awaitable_own_name(aw, &aw->aw_qualname);
+    if (qualname == NULL) {
+        if (aw->aw_func == NULL) {
+            return PyUnicode_FromFormat("<awaitable object at %p>", self);
+        }
+        qualname = awaitable_func_name(aw, &_Py_ID(__qualname__));
+        if (qualname == NULL) {
+            return NULL;
+        }
     }
-    Py_XSETREF(aw->aw_qualname, Py_NewRef(value));
-    return 0;
+    PyObject *repr = PyUnicode_FromFormat("<awaitable object %U at %p>",
+                                          qualname, self);
+    Py_DECREF(qualname);
+    return repr;
 }
 
 static PyObject *

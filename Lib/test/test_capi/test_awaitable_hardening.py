@@ -849,6 +849,31 @@ class StressTests(unittest.TestCase):
                 n += 1
         self.run_threads(target)
 
+    def test_names_set_and_read(self):
+        # Threads set the names of shared awaitables while others read
+        # them: the names are read and replaced under the awaitable's lock,
+        # never released while another thread takes them.
+        shared = [new(), _testcapi.async_noargs()]
+        def target(i, deadline):
+            n = 0
+            while time.monotonic() < deadline:
+                for aw in shared:
+                    if i % 2:
+                        name = f'n{i}.{n}'
+                        aw.__name__ = name
+                        aw.__qualname__ = name
+                    else:
+                        self.assertIsInstance(aw.__name__, str)
+                        self.assertRegex(repr(aw),
+                                         r'^<awaitable object (\S+ )?at ')
+                        self.assertIsInstance(aw.__qualname__, str)
+                n += 1
+        self.run_threads(target)
+        for aw in shared:
+            self.assertRegex(aw.__qualname__, r'^n\d+\.\d+$')
+        self.assertEqual(run(shared[0]), (None, []))
+        shared[1].close()
+
     def test_shared_awaitable_queueing(self):
         # Threads queue steps and save values on one awaitable that is
         # not being driven: every step runs, every value is kept.
