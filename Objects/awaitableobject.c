@@ -1014,9 +1014,7 @@ awaitable_abandon(PyAwaitableObject *aw)
     take_pending_call(aw, &call);
     FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_FINISHED);
     Py_END_CRITICAL_SECTION();
-    if (call.body != NULL) {
-        release_call_args(call.args, call.arg, call.kwnames);
-    }
+    release_call_args(call.args, call.arg, call.kwnames);
 }
 
 /* The first send to a METH_ASYNC call: run the body here and, if it
