@@ -501,12 +501,13 @@ record_finish(PyAwaitableObject *aw, awaitable_record *rec,
 }
 
 /* The call of a METH_ASYNC body that has not run: the body (NULL if
-   none) and the references to its arguments. */
+   none) and the references to its arguments, as the awaitable held them
+   (aw_args, aw_arg, and aw_kwnames or aw_arg2). */
 typedef struct {
     _PyAwaitable_CallBody body;
     PyObject *args;
     PyObject *arg;
-    PyObject *kwnames;
+    PyObject *kwnames_or_arg2;
 } pending_call;
 
 /* Take the pending call out of the awaitable, which no longer holds it,
@@ -519,51 +520,56 @@ take_pending_call(PyAwaitableObject *aw, pending_call *call)
     if (call->body == NULL) {
         assert(aw->aw_args == NULL && aw->aw_arg == NULL
                && aw->aw_kwnames == NULL);
-        call->args = call->arg = call->kwnames = NULL;
+        call->args = call->arg = call->kwnames_or_arg2 = NULL;
         return;
     }
     call->args = aw->aw_args;
     call->arg = aw->aw_arg;
-    call->kwnames = aw->aw_kwnames;
+    call->kwnames_or_arg2 = aw->aw_kwnames;   // the same field as aw_arg2
     aw->aw_body = NULL;
     aw->aw_args = NULL;
     aw->aw_arg = NULL;
     aw->aw_kwnames = NULL;
 }
 
-/* Release the arguments of a call taken out. */
+/* Release the arguments of a call taken out (kwnames_or_arg2: see
+   pending_call). */
 static inline void
-release_call_args(PyObject *args, PyObject *arg, PyObject *kwnames)
+release_call_args(PyObject *args, PyObject *arg, PyObject *kwnames_or_arg2)
 {
     Py_XDECREF(arg);
     Py_XDECREF(args);
-    Py_XDECREF(kwnames);
+    Py_XDECREF(kwnames_or_arg2);
 }
 
 /* Run the body of a METH_ASYNC call, taken from the awaitable (which no
    longer holds it).  What it returns becomes the result, unless it is the
    awaitable itself ("no explicit result"); the awaits it queued run
-   next.  The call is passed by its fields, which stay in registers. */
+   next.  The call is passed by its fields (see pending_call), which
+   stay in registers. */
 static inline int
 run_body(PyAwaitableObject *aw, _PyAwaitable_CallBody body, PyObject *args,
-         PyObject *arg, PyObject *kwnames)
+         PyObject *arg, PyObject *kwnames_or_arg2)
 {
     Py_ssize_t nargs = 0;
     PyObject *const *items = NULL;
+    PyObject *kwnames = NULL;
+    PyObject *argv[2] = {arg, kwnames_or_arg2};
     if (arg != NULL) {
-        items = &arg;
-        nargs = 1;
+        items = argv;
+        nargs = kwnames_or_arg2 != NULL ? 2 : 1;
     }
     else if (args != NULL) {
         items = _PyTuple_ITEMS(args);
         nargs = PyTuple_GET_SIZE(args);
+        kwnames = kwnames_or_arg2;
         if (kwnames != NULL) {
             nargs -= PyTuple_GET_SIZE(kwnames);
         }
     }
     PyObject *result = body((PyObject *)aw, aw->aw_func, items, nargs,
                             kwnames);
-    release_call_args(args, arg, kwnames);
+    release_call_args(args, arg, kwnames_or_arg2);
     if (result == NULL) {
         return -1;
     }
@@ -866,7 +872,7 @@ awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
             break;
         case STEP_BODY:
             res = run_body(aw, call.body, call.args, call.arg,
-                           call.kwnames);
+                           call.kwnames_or_arg2);
             break;
         case STEP_DEFER:
             res = rec.ar_cb.defer((PyObject *)aw);
@@ -1014,7 +1020,7 @@ awaitable_abandon(PyAwaitableObject *aw)
     take_pending_call(aw, &call);
     FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_FINISHED);
     Py_END_CRITICAL_SECTION();
-    release_call_args(call.args, call.arg, call.kwnames);
+    release_call_args(call.args, call.arg, call.kwnames_or_arg2);
 }
 
 /* The first send to a METH_ASYNC call: run the body here and, if it
@@ -1034,7 +1040,9 @@ awaitable_run_first(PyAwaitableObject *aw, PyObject *arg, PyObject **presult,
     if (call.body == NULL) {
         return awaitable_run(aw, arg, NULL, presult, can_hand_over);
     }
-    if (run_body(aw, call.body, call.args, call.arg, call.kwnames) < 0) {
+    if (run_body(aw, call.body, call.args, call.arg,
+                 call.kwnames_or_arg2) < 0)
+    {
         /* Unwound as an exception in the body is: as one thrown in
            before the first await. */
         PyObject *exc = PyErr_GetRaisedException();
@@ -1370,7 +1378,7 @@ awaitable_traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(aw->aw_func);
     Py_VISIT(aw->aw_args);
     Py_VISIT(aw->aw_arg);
-    Py_VISIT(aw->aw_kwnames);
+    Py_VISIT(aw->aw_kwnames);     // or aw_arg2
     for (int i = aw->aw_head; i < aw->aw_count; i++) {
         Py_VISIT(aw->aw_records[i].ar_obj);
         Py_VISIT(aw->aw_records[i].ar_ctx);
@@ -1389,7 +1397,7 @@ clear_pending_call(PyAwaitableObject *aw)
 {
     pending_call call;
     take_pending_call(aw, &call);
-    release_call_args(call.args, call.arg, call.kwnames);
+    release_call_args(call.args, call.arg, call.kwnames_or_arg2);
 }
 
 /* Drop the saved values.  Out of line: most awaitables save none. */
@@ -1891,21 +1899,34 @@ PyAwaitable_New(void)
     return (PyObject *)aw;
 }
 
-PyObject *
-_PyAwaitable_NewCallOneArg(PyObject *func, _PyAwaitable_CallBody body,
-                           PyObject *arg)
+/* A call of two arguments at most and no keywords: they are kept without
+   a tuple (arg, then arg2, NULL where there is none). */
+static inline PyObject *
+new_call_without_tuple(PyObject *func, _PyAwaitable_CallBody body,
+                       PyObject *arg, PyObject *arg2)
 {
     assert(func != NULL && body != NULL);
+    assert(arg != NULL || arg2 == NULL);
     PyAwaitableObject *aw = awaitable_alloc();
     if (aw == NULL) {
         return NULL;
     }
     aw->aw_func = Py_NewRef(func);
     aw->aw_body = body;
-    /* The one argument is kept without a tuple. */
     aw->aw_arg = Py_XNewRef(arg);
+    assert(aw->aw_arg2 == NULL);
+    if (arg2 != NULL) {
+        aw->aw_arg2 = Py_NewRef(arg2);
+    }
     _PyObject_GC_TRACK(aw);
     return (PyObject *)aw;
+}
+
+PyObject *
+_PyAwaitable_NewCallOneArg(PyObject *func, _PyAwaitable_CallBody body,
+                           PyObject *arg)
+{
+    return new_call_without_tuple(func, body, arg, NULL);
 }
 
 PyObject *
@@ -1917,9 +1938,11 @@ _PyAwaitable_NewCall(PyObject *func, _PyAwaitable_CallBody body,
     if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) == 0) {
         kwnames = NULL;
     }
-    if (kwnames == NULL && nargs <= 1) {
-        return _PyAwaitable_NewCallOneArg(func, body,
-                                          nargs == 1 ? args[0] : NULL);
+    if (kwnames == NULL && nargs <= 2) {
+        /* A method's self and its argument, for one. */
+        return new_call_without_tuple(func, body,
+                                      nargs > 0 ? args[0] : NULL,
+                                      nargs > 1 ? args[1] : NULL);
     }
     Py_ssize_t total = nargs;
     if (kwnames != NULL) {

@@ -72,9 +72,16 @@ typedef struct _PyAwaitableObject {
        and gives the awaitable its names. */
     PyObject *aw_func;
     _PyAwaitable_CallBody aw_body;
-    PyObject *aw_args;            // positional then keyword values, or NULL
-    PyObject *aw_arg;             // or the only argument, without a tuple
-    PyObject *aw_kwnames;
+    /* The arguments: a tuple of the positional then the keyword values and
+       the tuple of keyword names, or, for a call of two arguments at most
+       without keywords (a method's self and its argument), the arguments
+       themselves, without a tuple. */
+    PyObject *aw_args;            // the tuple, or NULL
+    PyObject *aw_arg;             // without aw_args: the first, or NULL
+    union {
+        PyObject *aw_kwnames;     // with aw_args: the names, or NULL
+        PyObject *aw_arg2;        // without: the second argument, or NULL
+    };
     /* The queue: records[head:count] are pending, records[head] is the one
        in progress while aw_inner is set.  The counts here are ints, as
        those of code objects are, to keep the object small: thousands of
@@ -144,7 +151,8 @@ extern PyObject *_PyAwaitable_NewCall(PyObject *func,
 /* The same for a call with one positional argument, arg, or with none if
    arg is NULL, and no keywords: the calls of METH_NOARGS and METH_O
    functions and of METH_NOARGS methods, the commonest, made without
-   sorting out the arguments. */
+   sorting out the arguments.  (_PyAwaitable_NewCall() keeps up to two
+   arguments without a tuple as well.) */
 extern PyObject *_PyAwaitable_NewCallOneArg(PyObject *func,
                                             _PyAwaitable_CallBody body,
                                             PyObject *arg);

@@ -518,6 +518,34 @@ class BehaviourTests(unittest.TestCase):
         support.gc_collect()
         self.assertIsNone(ref())
 
+    def test_cycle_through_pending_call_is_collected(self):
+        # The arguments of a call whose body never ran are visited by the
+        # GC, however they are kept: one or two without a tuple (a method's
+        # self and its argument), more in a tuple, keywords with names.
+        class Sub(_testcapi.AsyncMethods):
+            pass
+        class Arg:
+            pass
+        obj = _testcapi.AsyncMethods()
+        calls = {
+            'one argument': _testcapi.async_o,
+            'self': lambda a: a.o(1),
+            'method argument': obj.o,
+            'second argument': lambda a: _testcapi.async_fastcall(1, a),
+            'three arguments': lambda a: _testcapi.async_fastcall(1, 2, a),
+            'keyword': lambda a: _testcapi.async_fastcall_keywords(x=a),
+        }
+        for name, call in calls.items():
+            with self.subTest(name):
+                arg = Sub() if name == 'self' else Arg()
+                arg.aw = call(arg)
+                ref = weakref.ref(arg)
+                del arg
+                with self.assertWarnsRegex(RuntimeWarning,
+                                           'was never awaited'):
+                    support.gc_collect()
+                self.assertIsNone(ref())
+
 
 class IntrospectionTests(unittest.TestCase):
 
