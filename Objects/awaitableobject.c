@@ -255,10 +255,12 @@ call_error_callback(PyAwaitableObject *aw, PyAwaitable_Error err)
     int res = err((PyObject *)aw, exc);
     if (res == 0) {
         if (PyErr_Occurred()) {
+            /* Nothing is lost: the callback's exception, with the one it
+               was given as its context, is the cause. */
             _PyErr_ChainExceptions1(exc);
-            PyErr_SetString(PyExc_SystemError,
-                            "awaitable error callback returned 0 with an "
-                            "exception set");
+            _PyErr_FormatFromCause(PyExc_SystemError,
+                                   "awaitable error callback returned 0 "
+                                   "with an exception set");
             return -1;
         }
         Py_DECREF(exc);
@@ -287,9 +289,9 @@ call_result_callback(PyAwaitableObject *aw, PyAwaitable_Callback cb,
     int res = cb((PyObject *)aw, value);
     if (res == 0) {
         if (PyErr_Occurred()) {
-            PyErr_SetString(PyExc_SystemError,
-                            "awaitable result callback returned 0 with an "
-                            "exception set");
+            _PyErr_FormatFromCause(PyExc_SystemError,
+                                   "awaitable result callback returned 0 "
+                                   "with an exception set");
             return -2;
         }
         return 0;

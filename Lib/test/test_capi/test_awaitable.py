@@ -692,7 +692,18 @@ class CallbackCodeTests(unittest.TestCase):
     def test_result_ok_with_exception_set(self):
         log, exc = self.run_codes((0, KeyError('k')), 0)
         self.assertIsInstance(exc, SystemError)
+        # What the callback set is not lost: it is the cause.
+        self.assertIsInstance(exc.__cause__, KeyError)
         self.assertEqual(log, [('result', 1)])
+
+    def test_error_ok_with_exception_set(self):
+        log, exc = self.run_codes(0, (0, KeyError('k')),
+                                  raise_in=OSError('x'))
+        self.assertIsInstance(exc, SystemError)
+        # Neither what the callback set nor what it was given is lost.
+        self.assertIsInstance(exc.__cause__, KeyError)
+        self.assertIsInstance(exc.__cause__.__context__, OSError)
+        self.assertEqual(log, [('error', OSError)])
 
     def test_error_handled_continues(self):
         log, res = self.run_codes(0, 0, raise_in=OSError('x'))

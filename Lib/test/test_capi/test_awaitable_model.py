@@ -606,7 +606,10 @@ class Model:
         if code == '-2-noexc':
             return model_exc(SystemError(), exc)
         assert code == '0-exc'
-        return model_exc(SystemError())
+        # What the callback set, with what it was given as its context, is
+        # the SystemError's cause (and context).
+        return model_exc(SystemError(),
+                         model_exc(Boom(step.sid, 'error_cb'), exc))
 
     def result_callback(self, step, value):
         """Return (0, None), or (-1, exc) to go to the error callback, or
@@ -625,7 +628,7 @@ class Model:
         if code == '-1-noexc':
             return -1, model_exc(SystemError())
         assert code == '0-exc'
-        return -2, model_exc(SystemError())
+        return -2, model_exc(SystemError(), Boom(step.sid, 'result_cb'))
 
     def complete(self, rec, status, value):
         """The await of rec (popped) completed: run its callbacks.  Return
