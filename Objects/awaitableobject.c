@@ -313,6 +313,43 @@ push_with_exit(PyAwaitableObject *aw, PyObject *exit, PyObject *exc,
     return queue_push(aw, &rec);
 }
 
+/* __aexit__ raised (its call, its await or the truth test of its result)
+   while it handled body_exc, the exception that ended the body: chain
+   body_exc as `async with` would, where the __context__ chain of the new
+   exception ends, unless it is already in the chain.  Called with the new
+   exception set. */
+static void
+with_exit_failed(PyObject *body_exc)
+{
+    PyObject *exc = PyErr_GetRaisedException();
+    PyObject *last = exc;
+    PyObject *slow = exc;
+    int step = 0;
+    for (;;) {
+        if (last == body_exc) {
+            break;
+        }
+        PyObject *context = PyException_GetContext(last);
+        if (context == NULL) {
+            PyException_SetContext(last, Py_NewRef(body_exc));
+            break;
+        }
+        Py_DECREF(context);   // the chain keeps it alive
+        last = context;
+        /* Floyd's cycle detection: a cycle of contexts (which only C code
+           can make) gets nothing added. */
+        if (step++ & 1) {
+            PyObject *next = PyException_GetContext(slow);
+            Py_DECREF(next);
+            slow = next;
+        }
+        if (last == slow) {
+            break;
+        }
+    }
+    PyErr_SetRaisedException(exc);
+}
+
 /* The await of record *rec finished: status is PYGEN_RETURN with value (a
    new reference), or PYGEN_ERROR with an exception set.  Runs the
    callbacks.  Returns 0 to go on with the queue, -1 with an exception set
@@ -328,6 +365,9 @@ record_complete(PyAwaitableObject *aw, awaitable_record *rec,
         {
             PyErr_Clear();
             return 0;
+        }
+        if (rec->ar_kind == AWR_WITH_EXIT && rec->ar_obj != NULL) {
+            with_exit_failed(rec->ar_obj);
         }
         return call_error_callback(aw, rec->ar_error);
     }
@@ -364,6 +404,9 @@ record_complete(PyAwaitableObject *aw, awaitable_record *rec,
             }
             else if (res > 0) {
                 res = 0;   // __aexit__ suppressed the exception
+            }
+            else {
+                with_exit_failed(rec->ar_obj);
             }
         }
         break;

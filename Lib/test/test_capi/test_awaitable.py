@@ -1070,6 +1070,75 @@ class AsyncWithTests(unittest.TestCase):
                     run(aw)
                 self.assertEqual(log, ['enter', ('exit', KeyError)])
 
+    def test_aexit_failure_keeps_body_exception(self):
+        # As in `async with`: what __aexit__ raises while it handles the
+        # body's exception has that one as its context, whether its call,
+        # its await or the truth test of its result raised.
+        class BadBool:
+            def __bool__(self):
+                raise LookupError('bool')
+        class RaisingAwait:
+            async def __aenter__(self):
+                pass
+            async def __aexit__(self, *exc_info):
+                raise LookupError('await')
+        class RaisingCall(RaisingAwait):
+            def __aexit__(self, *exc_info):
+                raise LookupError('call')
+        class RaisingBool(RaisingAwait):
+            async def __aexit__(self, *exc_info):
+                return BadBool()
+        for manager in RaisingAwait, RaisingCall, RaisingBool:
+            with self.subTest(manager=manager.__name__):
+                aw = new()
+                body = slot(aw, lambda aw, res: (-1, KeyError('body')))
+                _testcapi.awaitable_async_with(aw, manager(), body)
+                with self.assertRaises(LookupError) as cm:
+                    run(aw)
+                self.assertIsInstance(cm.exception.__context__, KeyError)
+                self.assertIsNone(cm.exception.__context__.__context__)
+
+        async def coro():
+            async with RaisingAwait():
+                raise KeyError('body')
+        with self.assertRaises(LookupError) as cm:
+            run(coro())
+        self.assertIsInstance(cm.exception.__context__, KeyError)
+
+    def test_aexit_failure_chain_ends_with_body_exception(self):
+        # __aexit__ raises while it handles an exception of its own: the
+        # body's exception ends the chain, as in `async with`, and is not
+        # chained to itself when __aexit__ raises it again.
+        class Manager:
+            async def __aenter__(self):
+                pass
+            async def __aexit__(self, typ, exc, tb):
+                if exc.args == ('again',):
+                    raise exc
+                try:
+                    1 / 0
+                except ZeroDivisionError:
+                    raise LookupError('exit')
+
+        aw = new()
+        body = slot(aw, lambda aw, res: (-1, KeyError('body')))
+        _testcapi.awaitable_async_with(aw, Manager(), body)
+        with self.assertRaises(LookupError) as cm:
+            run(aw)
+        chain = cm.exception.__context__
+        self.assertIsInstance(chain, ZeroDivisionError)
+        self.assertIsInstance(chain.__context__, KeyError)
+        self.assertIsNone(chain.__context__.__context__)
+
+        aw = new()
+        body_exc = KeyError('again')
+        body = slot(aw, lambda aw, res: (-1, body_exc))
+        _testcapi.awaitable_async_with(aw, Manager(), body)
+        with self.assertRaises(KeyError) as cm:
+            run(aw)
+        self.assertIs(cm.exception, body_exc)
+        self.assertIsNone(body_exc.__context__)
+
     def test_body_failure_to_error_callback(self):
         aw = new()
         log = []

@@ -471,6 +471,16 @@ def model_exc(exc, context=None):
     return exc
 
 
+def chain_body_exception(exc, body_exc):
+    """What __aexit__ raised while it handled body_exc gets body_exc at
+    the end of its __context__ chain, unless it is in it already."""
+    while exc is not body_exc:
+        if exc.__context__ is None:
+            exc.__context__ = body_exc
+            return
+        exc = exc.__context__
+
+
 class ModelInner:
     """The model of RealInner's generator."""
     def __init__(self, model, rec, key, inner, orphan=False):
@@ -664,6 +674,8 @@ class Model:
             return None
         if rec.kind == 'exit':
             if status == 'error':
+                if rec.exc is not None:
+                    chain_body_exception(value, rec.exc)
                 return self.error_callback(step, value) if rec.err else value
             if rec.exc is None or value:
                 return None      # normal exit, or suppressed
