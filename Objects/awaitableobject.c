@@ -799,24 +799,55 @@ hand_over_begin(PyAwaitableObject *aw, awaitable_record *rec,
     FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_FINISHED);
 }
 
+/* An exception is leaving the awaitable.  A StopIteration raised by its
+   code (the body of a METH_ASYNC call, a callback, an __await__) would
+   read as its return to whoever sent to it: it becomes a RuntimeError, as
+   in a coroutine (PEP 479).  thrown, an exception thrown in before any
+   await started, passes through as it does out of a coroutine that never
+   started. */
+static Py_NO_INLINE void
+stopiteration_error(PyObject *thrown)
+{
+    if (!PyErr_ExceptionMatches(PyExc_StopIteration)) {
+        return;
+    }
+    PyObject *exc = PyErr_GetRaisedException();
+    PyErr_SetRaisedException(exc);
+    if (exc != thrown) {
+        _PyErr_FormatFromCause(PyExc_RuntimeError,
+                               "awaitable raised StopIteration");
+    }
+}
+
+/* hand_over_end() for an object that is not its own iterator: get the
+   iterator as `await` does.  Kept out of line: the await handed over is
+   most often a coroutine. */
+static Py_NO_INLINE int
+hand_over_iter(PyObject *obj, PyObject **presult)
+{
+    PyObject *iter = _PyCoro_GetAwaitableIter(obj);
+    Py_DECREF(obj);
+    if (iter == NULL) {
+        stopiteration_error(NULL);
+        *presult = NULL;
+        return PYGEN_ERROR;
+    }
+    *presult = iter;
+    return _PyAwaitable_HANDED_OVER;
+}
+
 /* Get the iterator to await in place of the awaitable (into *presult),
    as `await` does.  Returns _PyAwaitable_HANDED_OVER, or PYGEN_ERROR with
    an exception set, which ends the awaitable as the await's error would:
    the step has no error callback. */
-static int
+static inline int
 hand_over_end(awaitable_record *rec, PyObject *old_result, PyObject **presult)
 {
     Py_XDECREF(old_result);
-    PyObject *iter = rec->ar_obj;
-    if (!is_own_iterator(iter)) {
-        iter = _PyCoro_GetAwaitableIter(rec->ar_obj);
-        Py_DECREF(rec->ar_obj);
-        if (iter == NULL) {
-            *presult = NULL;
-            return PYGEN_ERROR;
-        }
+    if (!is_own_iterator(rec->ar_obj)) {
+        return hand_over_iter(rec->ar_obj, presult);
     }
-    *presult = iter;
+    *presult = rec->ar_obj;
     return _PyAwaitable_HANDED_OVER;
 }
 
@@ -830,6 +861,7 @@ static int
 awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
               PyObject **presult, int can_hand_over)
 {
+    PyObject *thrown = NULL;   // exc, once STEP_THROWN raised it
     for (;;) {
         awaitable_step step;
         awaitable_record rec;
@@ -913,6 +945,8 @@ awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
         }
         case STEP_THROWN:
             PyErr_SetRaisedException(Py_NewRef(exc));
+            thrown = exc;
+            exc = NULL;
             res = -1;
             break;
         case STEP_BODY:
@@ -949,9 +983,11 @@ awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
         }
         Py_END_CRITICAL_SECTION();
         if (!unwound) {
+            stopiteration_error(thrown);
             *presult = NULL;
             return PYGEN_ERROR;
         }
+        thrown = NULL;   // __aexit__ handles it now
     }
 }
 
@@ -981,7 +1017,12 @@ throw_inner(PyObject *inner, PyObject *exc, PyObject **pvalue)
         return PYGEN_ERROR;
     }
     if (meth == NULL) {
+        /* Raised at the await, where a StopIteration is the await's
+           return, as in a coroutine (CLEANUP_THROW). */
         PyErr_SetRaisedException(Py_NewRef(exc));
+        if (_PyGen_FetchStopIterationValue(pvalue) == 0) {
+            return PYGEN_RETURN;
+        }
         return PYGEN_ERROR;
     }
     ret = PyObject_CallOneArg(meth, exc);
@@ -1089,7 +1130,8 @@ awaitable_run_first(PyAwaitableObject *aw, PyObject *arg, PyObject **presult,
                  call.kwnames_or_arg2) < 0)
     {
         /* Unwound as an exception in the body is: as one thrown in
-           before the first await. */
+           before the first await, but raised by the awaitable's code. */
+        stopiteration_error(NULL);
         PyObject *exc = PyErr_GetRaisedException();
         int status = awaitable_run(aw, Py_None, exc, presult, can_hand_over);
         Py_DECREF(exc);

@@ -747,6 +747,107 @@ class CallbackCodeTests(unittest.TestCase):
         self.assertEqual(seen, [LookupError])
 
 
+class StopIterationTests(unittest.TestCase):
+    # A StopIteration raised by the awaitable's own code would read as its
+    # return to whoever sends to it: it becomes a RuntimeError, as it does
+    # out of a coroutine (PEP 479).
+
+    def assertConverted(self, aw, args=()):
+        with self.assertRaisesRegex(RuntimeError,
+                                    'awaitable raised StopIteration') as cm:
+            run(aw)
+        self.assertIsInstance(cm.exception.__cause__, StopIteration)
+        self.assertIs(cm.exception.__context__, cm.exception.__cause__)
+        self.assertEqual(cm.exception.__cause__.args, args)
+        with self.assertRaisesRegex(RuntimeError, 'already awaited'):
+            run(aw)
+
+    def test_as_in_a_coroutine(self):
+        async def coro():
+            raise StopIteration
+        with self.assertRaisesRegex(RuntimeError,
+                                    'coroutine raised StopIteration'):
+            run(coro())
+
+    def test_from_result_callback(self):
+        def on_result(aw, r):
+            raise StopIteration('result')
+        aw = new()
+        add_await(aw, value(1), on_result)
+        self.assertConverted(aw, ('result',))
+
+    def test_from_error_callback(self):
+        aw = new()
+        add_await(aw, raising(KeyError()), None,
+                  lambda aw, exc: (-2, StopIteration('error')))
+        self.assertConverted(aw, ('error',))
+
+    def test_from_defer_callback(self):
+        aw = new()
+        _testcapi.awaitable_defer_await(
+            aw, slot(aw, lambda aw: (-1, StopIteration('defer'))))
+        self.assertConverted(aw, ('defer',))
+
+    def test_from___await__(self):
+        class Awaitable:
+            def __await__(self):
+                raise StopIteration('await')
+        aw = new()
+        add_await(aw, Awaitable())
+        self.assertConverted(aw, ('await',))
+
+        # The same at the await that an awaiter takes over.
+        async def awaiter(aw):
+            return await aw
+        aw = new()
+        _testcapi.awaitable_return_await(aw, Awaitable())
+        with self.assertRaises(RuntimeError) as cm:
+            run(awaiter(aw))
+        self.assertIsInstance(cm.exception.__cause__, StopIteration)
+
+    def test_thrown_at_an_await_is_its_return(self):
+        # Thrown into an await that has no throw(), it is raised at the
+        # await, where it is the await's return, as in a coroutine.
+        class NoThrow:
+            def __await__(self):
+                return self
+            def __next__(self):
+                return 'x'
+        async def coro():
+            return await NoThrow()
+        c = coro()
+        c.send(None)
+        with self.assertRaises(StopIteration) as cm:
+            c.throw(StopIteration('v'))
+        self.assertEqual(cm.exception.value, 'v')
+
+        aw = new()
+        log = []
+        add_await(aw, NoThrow(), lambda aw, r: log.append(r) or 0)
+        self.assertEqual(aw.send(None), 'x')
+        with self.assertRaises(StopIteration) as cm:
+            aw.throw(StopIteration('v'))
+        self.assertIsNone(cm.exception.value)
+        self.assertEqual(log, ['v'])
+
+    def test_thrown_before_start_passes_through(self):
+        # As out of a coroutine that never started.
+        aw = new()
+        add_await(aw, Suspend())
+        exc = StopIteration('thrown')
+        with self.assertRaises(StopIteration) as cm:
+            aw.throw(exc)
+        self.assertIs(cm.exception, exc)
+
+    def test_other_exceptions_unchanged(self):
+        aw = new()
+        exc = StopAsyncIteration()
+        add_await(aw, raising(exc))
+        with self.assertRaises(StopAsyncIteration) as cm:
+            run(aw)
+        self.assertIs(cm.exception, exc)
+
+
 class AddExprTests(unittest.TestCase):
     def test_steals_reference(self):
         aw = new()

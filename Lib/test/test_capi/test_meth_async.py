@@ -404,6 +404,21 @@ class BehaviourTests(unittest.TestCase):
             run_await(aw)
         self.assertEqual(cm.exception.args, ('k',))
 
+    def test_stop_iteration_in_body(self):
+        # As out of an async def (PEP 479): not the awaitable's return.
+        aw = _testcapi.async_raise(StopIteration('k'))
+        with self.assertRaisesRegex(RuntimeError,
+                                    'awaitable raised StopIteration') as cm:
+            aw.send(None)
+        self.assertIsInstance(cm.exception.__cause__, StopIteration)
+        self.assertEqual(cm.exception.__cause__.args, ('k',))
+
+        async def main():
+            return await asyncio.ensure_future(
+                _testcapi.async_raise(StopIteration('k')))
+        with self.assertRaisesRegex(RuntimeError, 'raised StopIteration'):
+            asyncio.run(main())
+
     def test_error_in_body_drops_what_it_queued(self):
         # As nothing after a raise runs in an async def: neither the await
         # nor the `async with` that the body queued before failing starts.
