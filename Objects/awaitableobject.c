@@ -44,8 +44,9 @@
 #include "awaitableobject.h"
 #include "pycore_awaitable.h"     // _PyAwaitable_NewCall()
 #include "pycore_ceval.h"         // _Py_EnterRecursiveCallTstate()
+#include "pycore_frame.h"         // FRAME_SUSPENDED_YIELD_FROM
 #include "pycore_freelist.h"      // struct _Py_awaitable_freelist
-#include "pycore_genobject.h"     // _PyCoro_GetAwaitableIter()
+#include "pycore_genobject.h"     // _PyCoro_GetAwaitableIter(), _PyGen_yf()
 #include "pycore_tuple.h"         // _PyTuple_FromArray()
 #include "pycore_modsupport.h"    // _PyArg_CheckPositional()
 #include "pycore_object.h"        // _PyObject_GC_TRACK()
@@ -438,6 +439,26 @@ record_complete(PyAwaitableObject *aw, awaitable_record *rec,
     return -1;
 }
 
+/* The iterator that awaiting obj delegates to, as `await` gets it
+   (GET_AWAITABLE): a coroutine that another await is running raises
+   RuntimeError.  A new reference, or NULL with an exception set. */
+static PyObject *
+get_awaitable_iter(PyObject *obj)
+{
+    PyObject *iter = _PyCoro_GetAwaitableIter(obj);
+    if (iter != NULL && PyCoro_CheckExact(iter)) {
+        PyObject *yf = _PyGen_yf((PyGenObject *)iter);
+        if (yf != NULL) {
+            Py_DECREF(yf);
+            Py_DECREF(iter);
+            PyErr_SetString(PyExc_RuntimeError,
+                            "coroutine is being awaited already");
+            return NULL;
+        }
+    }
+    return iter;
+}
+
 /* Get the iterator that awaiting the record's object delegates to, as
    `await` does (new reference, or NULL with an exception set). */
 static PyObject *
@@ -449,7 +470,7 @@ record_start_iter(awaitable_record *rec)
     case AWR_AWAIT:
     case AWR_RETURN:
     case AWR_WITH_ENTER:
-        return _PyCoro_GetAwaitableIter(rec->ar_obj);
+        return get_awaitable_iter(rec->ar_obj);
     case AWR_WITH_EXIT:
         if (rec->ar_obj == NULL) {
             awaitable = PyObject_CallFunctionObjArgs(
@@ -483,7 +504,7 @@ record_start_iter(awaitable_record *rec)
     if (awaitable == NULL) {
         return NULL;
     }
-    iter = _PyCoro_GetAwaitableIter(awaitable);
+    iter = get_awaitable_iter(awaitable);
     Py_DECREF(awaitable);
     return iter;
 }
@@ -774,13 +795,18 @@ awaitable_finish(PyAwaitableObject *aw, PyObject **presult)
 }
 
 /* Whether awaiting obj means sending to obj itself, with nothing to call
-   to get its iterator: a coroutine, or an awaitable that was never
-   awaited (the awaitable's __await__ only checks that). */
+   or check to get its iterator: a coroutine that no other await is running
+   (get_awaitable_iter() raises for one: _PyGen_yf() tests the same), or
+   an awaitable that was never awaited (the awaitable's __await__ only
+   checks that). */
 static inline int
 is_own_iterator(PyObject *obj)
 {
-    return PyCoro_CheckExact(obj)
-           || (PyAwaitable_CheckExact(obj) && _PyAwaitable_IsUnstarted(obj));
+    if (PyCoro_CheckExact(obj)) {
+        return (((PyGenObject *)obj)->gi_frame_state
+                != FRAME_SUSPENDED_YIELD_FROM);
+    }
+    return PyAwaitable_CheckExact(obj) && _PyAwaitable_IsUnstarted(obj);
 }
 
 /* Finish by handing over the last await, the PyAwaitable_ReturnAwait()
@@ -825,7 +851,7 @@ stopiteration_error(PyObject *thrown)
 static Py_NO_INLINE int
 hand_over_iter(PyObject *obj, PyObject **presult)
 {
-    PyObject *iter = _PyCoro_GetAwaitableIter(obj);
+    PyObject *iter = get_awaitable_iter(obj);
     Py_DECREF(obj);
     if (iter == NULL) {
         stopiteration_error(NULL);

@@ -335,6 +335,38 @@ class AddAwaitTests(unittest.TestCase):
         self.assertEqual(results, list(range(100)))
 
 
+    def test_coroutine_awaited_already(self):
+        # As `await` raises for a coroutine that another await is running,
+        # whether the awaitable starts the await or hands it over.
+        inner = suspending('x')
+        async def outer():
+            return await inner
+        first = outer()
+        self.assertEqual(first.send(None), 'suspend0')
+        with self.assertRaisesRegex(RuntimeError, 'being awaited already'):
+            outer().send(None)
+
+        aw = new()
+        log = []
+        add_await(aw, inner, None, lambda aw, exc: log.append(exc) or 0)
+        self.assertEqual(run(aw), (None, []))
+        self.assertEqual(len(log), 1)
+        self.assertIsInstance(log[0], RuntimeError)
+        self.assertEqual(str(log[0]), 'coroutine is being awaited already')
+
+        async def awaiter(aw):
+            return await aw
+        aw = new()
+        _testcapi.awaitable_return_await(aw, inner)
+        with self.assertRaisesRegex(RuntimeError, 'being awaited already'):
+            run(awaiter(aw))
+
+        # Untouched, the first await goes on.
+        with self.assertRaises(StopIteration) as cm:
+            first.send(None)
+        self.assertEqual(cm.exception.value, 'x')
+
+
 class ReturnAwaitTests(unittest.TestCase):
     """PyAwaitable_ReturnAwait(): `return await obj`.  When that is all
     that is left of the awaitable, an `await` of it (the SEND instruction)
