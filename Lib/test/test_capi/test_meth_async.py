@@ -404,6 +404,33 @@ class BehaviourTests(unittest.TestCase):
             run_await(aw)
         self.assertEqual(cm.exception.args, ('k',))
 
+    def test_yield_from_in_generator_based_coroutine(self):
+        # As a coroutine is: a generator-based coroutine delegates to it.
+        @types.coroutine
+        def delegate(aw):
+            return (yield from aw)
+        aw = _testcapi.async_await_double(suspend_once(21))
+        coro = delegate(aw)
+        self.assertIsNone(coro.send(None))
+        with self.assertRaises(StopIteration) as cm:
+            coro.send(None)
+        self.assertEqual(cm.exception.value, 42)
+        self.assertEqual(run(delegate(_testcapi.async_o(1))),
+                         ('o', _testcapi, 1))
+
+        async def native():
+            pass
+        def plain(aw):
+            yield from aw
+        for aw, what in ((native(), 'a coroutine'),
+                         (_testcapi.async_o(1), 'an awaitable')):
+            with self.subTest(what):
+                with self.assertRaisesRegex(
+                        TypeError, f"cannot 'yield from' {what} object in "
+                                   "a non-coroutine generator"):
+                    next(plain(aw))
+                aw.close()
+
     def test_stop_iteration_in_body(self):
         # As out of an async def (PEP 479): not the awaitable's return.
         aw = _testcapi.async_raise(StopIteration('k'))
