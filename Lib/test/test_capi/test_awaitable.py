@@ -82,6 +82,15 @@ class Suspend:
         return self.result
 
 
+class NoThrow:
+    """Awaitable whose iterator yields 'x' forever and has no throw()."""
+    def __await__(self):
+        return self
+
+    def __next__(self):
+        return 'x'
+
+
 async def suspending(v, times=1):
     await Suspend(times)
     return v
@@ -840,11 +849,6 @@ class StopIterationTests(unittest.TestCase):
     def test_thrown_at_an_await_is_its_return(self):
         # Thrown into an await that has no throw(), it is raised at the
         # await, where it is the await's return, as in a coroutine.
-        class NoThrow:
-            def __await__(self):
-                return self
-            def __next__(self):
-                return 'x'
         async def coro():
             return await NoThrow()
         c = coro()
@@ -1575,11 +1579,6 @@ class ProtocolTests(unittest.TestCase):
             aw.send(None)
 
     def test_throw_into_object_without_throw(self):
-        class NoThrow:
-            def __await__(self):
-                return self
-            def __next__(self):
-                return 'x'
         aw = new()
         log = []
         add_await(aw, NoThrow(), None,
