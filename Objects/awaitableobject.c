@@ -351,6 +351,45 @@ with_exit_failed(PyObject *body_exc)
     PyErr_SetRaisedException(exc);
 }
 
+/* Make exc the exception being handled, which sys.exception() returns,
+   until handling_end(): as the except block that `async with` runs
+   __aexit__ in, while __aexit__ handles the body's exception (its call,
+   its await and the truth test of its result).  *item, on the C stack, is
+   pushed on the thread's stack of handled exceptions, as a coroutine
+   pushes its own (gen_send_ex2()).  Code that runs meanwhile may swap
+   item->exc_value for another reference (PUSH_EXC_INFO, POP_EXCEPT,
+   PyErr_SetHandledException()): handling_end() releases what is there. */
+static inline void
+handling_begin(PyThreadState *tstate, _PyErr_StackItem *item, PyObject *exc)
+{
+    item->exc_value = Py_NewRef(exc);
+    item->previous_item = tstate->exc_info;
+    tstate->exc_info = item;
+}
+
+static inline void
+handling_end(PyThreadState *tstate, _PyErr_StackItem *item)
+{
+    assert(tstate->exc_info == item);
+    tstate->exc_info = item->previous_item;
+    item->previous_item = NULL;
+    Py_CLEAR(item->exc_value);
+}
+
+/* The truth test of what the await of __aexit__ returned while it
+   handled body_exc: 1 if true (the exception is suppressed), 0, or -1
+   with an exception set. */
+static int
+with_exit_result(PyObject *value, PyObject *body_exc)
+{
+    PyThreadState *tstate = _PyThreadState_GET();
+    _PyErr_StackItem item;
+    handling_begin(tstate, &item, body_exc);
+    int res = PyObject_IsTrue(value);
+    handling_end(tstate, &item);
+    return res;
+}
+
 /* The await of record *rec finished: status is PYGEN_RETURN with value (a
    new reference), or PYGEN_ERROR with an exception set.  Runs the
    callbacks.  Returns 0 to go on with the queue, -1 with an exception set
@@ -398,7 +437,7 @@ record_complete(PyAwaitableObject *aw, awaitable_record *rec,
     case AWR_WITH_EXIT:
         res = 0;
         if (rec->ar_obj != NULL) {
-            res = PyObject_IsTrue(value);
+            res = with_exit_result(value, rec->ar_obj);
             if (res == 0) {
                 PyErr_SetRaisedException(Py_NewRef(rec->ar_obj));
                 res = -1;
@@ -459,6 +498,30 @@ get_awaitable_iter(PyObject *obj)
     return iter;
 }
 
+/* Call __aexit__ (exit) with the body's exception, body_exc, and get the
+   iterator that awaiting its result delegates to, body_exc being the
+   exception handled meanwhile (new reference, or NULL with an exception
+   set). */
+static PyObject *
+with_exit_start(PyObject *exit, PyObject *body_exc)
+{
+    PyThreadState *tstate = _PyThreadState_GET();
+    _PyErr_StackItem item;
+    PyObject *iter = NULL;
+    handling_begin(tstate, &item, body_exc);
+    PyObject *tb = PyException_GetTraceback(body_exc);
+    PyObject *awaitable = PyObject_CallFunctionObjArgs(
+        exit, (PyObject *)Py_TYPE(body_exc), body_exc,
+        tb != NULL ? tb : Py_None, NULL);
+    Py_XDECREF(tb);
+    if (awaitable != NULL) {
+        iter = get_awaitable_iter(awaitable);
+        Py_DECREF(awaitable);
+    }
+    handling_end(tstate, &item);
+    return iter;
+}
+
 /* Get the iterator that awaiting the record's object delegates to, as
    `await` does (new reference, or NULL with an exception set). */
 static PyObject *
@@ -472,17 +535,11 @@ record_start_iter(awaitable_record *rec)
     case AWR_WITH_ENTER:
         return get_awaitable_iter(rec->ar_obj);
     case AWR_WITH_EXIT:
-        if (rec->ar_obj == NULL) {
-            awaitable = PyObject_CallFunctionObjArgs(
-                rec->ar_ctx, Py_None, Py_None, Py_None, NULL);
+        if (rec->ar_obj != NULL) {
+            return with_exit_start(rec->ar_ctx, rec->ar_obj);
         }
-        else {
-            PyObject *tb = PyException_GetTraceback(rec->ar_obj);
-            awaitable = PyObject_CallFunctionObjArgs(
-                rec->ar_ctx, (PyObject *)Py_TYPE(rec->ar_obj), rec->ar_obj,
-                tb != NULL ? tb : Py_None, NULL);
-            Py_XDECREF(tb);
-        }
+        awaitable = PyObject_CallFunctionObjArgs(
+            rec->ar_ctx, Py_None, Py_None, Py_None, NULL);
         break;
     case AWR_FOR_NEXT: {
         /* Looked up at each step: PyAwaitable_AsyncFor() checked it, but
@@ -762,6 +819,46 @@ send_inner(PyObject *inner, PyObject *arg, PyObject **presult)
     return PyIter_Send(inner, arg, presult);
 }
 
+/* The exception that the await in progress handles, if it is that of
+   __aexit__ after the body of PyAwaitable_AsyncWith() raised (a new
+   reference), else NULL.  Called in a critical section on aw. */
+static inline PyObject *
+handled_exception(PyAwaitableObject *aw)
+{
+    if (aw->aw_orphan || aw->aw_head == aw->aw_count) {
+        return NULL;
+    }
+    awaitable_record *rec = &aw->aw_records[aw->aw_head];
+    if (rec->ar_kind != AWR_WITH_EXIT) {
+        return NULL;
+    }
+    return Py_XNewRef(rec->ar_obj);
+}
+
+/* Send arg to (or throw exc, if not NULL, into) the await in progress,
+   inner, while it handles the exception handled.  Kept out of line: only
+   an __aexit__ after an exception takes this path. */
+static Py_NO_INLINE int
+send_inner_handling(PyObject *inner, PyObject *arg, PyObject *exc,
+                    PyObject *handled, PyObject **pvalue)
+{
+    PyThreadState *tstate = _PyThreadState_GET();
+    _PyErr_StackItem item;
+    int status;
+    handling_begin(tstate, &item, handled);
+    if (exc != NULL) {
+        status = throw_inner(inner, exc, pvalue);
+    }
+    else {
+        /* Not send_inner(): an awaitable does not hand over its last
+           await here, which is all that would differ, and would inline
+           another copy of awaitable_drive(). */
+        status = PyIter_Send(inner, arg, pvalue);
+    }
+    handling_end(tstate, &item);
+    return status;
+}
+
 /* inner, the await in progress, handed over its last await, iter (a new
    reference): await that instead, as inner would have.  If the awaitable
    was cancelled meanwhile, iter is still awaited, as the await in
@@ -892,6 +989,7 @@ awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
         awaitable_step step;
         awaitable_record rec;
         PyObject *inner = NULL;
+        PyObject *handled = NULL;
         PyObject *old_result = NULL;
         pending_call call;
         Py_ssize_t cancels;
@@ -903,6 +1001,7 @@ awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
         if (aw->aw_inner != NULL) {
             step = STEP_SEND;
             inner = Py_NewRef(aw->aw_inner);
+            handled = handled_exception(aw);
         }
         else if (exc != NULL) {
             step = STEP_THROWN;
@@ -946,7 +1045,13 @@ awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
         case STEP_SEND: {
             PyObject *value;
             PySendResult status;
-            if (exc != NULL) {
+            if (handled != NULL) {
+                status = send_inner_handling(inner, arg, exc, handled,
+                                             &value);
+                Py_DECREF(handled);
+                exc = NULL;
+            }
+            else if (exc != NULL) {
                 status = throw_inner(inner, exc, &value);
                 exc = NULL;
             }

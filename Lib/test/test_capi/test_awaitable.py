@@ -1242,6 +1242,79 @@ class AsyncWithTests(unittest.TestCase):
             run(coro())
         self.assertIsInstance(cm.exception.__context__, KeyError)
 
+    def test_aexit_handles_body_exception(self):
+        # As in `async with`: while __aexit__ handles the body's exception,
+        # that is the exception being handled (sys.exception()): at its
+        # call, its __await__, its sends (across a suspension) and the
+        # truth test of its result; not while the awaitable is suspended,
+        # nor after.
+        seen = []
+        class Truth:
+            def __bool__(self):
+                seen.append(('bool', type(sys.exception())))
+                return True
+        class Result:
+            def __await__(self):
+                seen.append(('__await__', type(sys.exception())))
+                return (yield from self.coro.__await__())
+        class Manager:
+            async def __aenter__(self):
+                pass
+            def __aexit__(self, *exc_info):
+                seen.append(('call', type(sys.exception())))
+                result = Result()
+                result.coro = self.aexit()
+                return result
+            async def aexit(self):
+                seen.append(('send', type(sys.exception())))
+                try:
+                    await Suspend()
+                except ValueError:
+                    seen.append(('except', type(sys.exception())))
+                seen.append(('end', type(sys.exception())))
+                return Truth()
+
+        def drive(aw, throw=False):
+            seen.clear()
+            self.assertEqual(aw.send(None), 'suspend0')
+            self.assertIsNone(sys.exception())
+            with self.assertRaises(StopIteration):
+                if throw:
+                    aw.throw(ValueError('thrown'))
+                else:
+                    aw.send(None)
+            self.assertIsNone(sys.exception())
+            return seen
+
+        def with_body_exception():
+            aw = new()
+            body = slot(aw, lambda aw, res: (-1, KeyError('body')))
+            _testcapi.awaitable_async_with(aw, Manager(), body)
+            return aw
+
+        async def coro():
+            async with Manager():
+                raise KeyError('body')
+
+        expected = [('call', KeyError), ('__await__', KeyError),
+                    ('send', KeyError), ('end', KeyError), ('bool', KeyError)]
+        self.assertEqual(drive(coro()), expected)
+        self.assertEqual(drive(with_body_exception()), expected)
+
+        # Also after a throw(), which a coroutine gets wrong (gh-108668:
+        # 'end' sees None there).
+        self.assertEqual(drive(with_body_exception(), throw=True),
+                         [('call', KeyError), ('__await__', KeyError),
+                          ('send', KeyError), ('except', ValueError),
+                          ('end', KeyError), ('bool', KeyError)])
+
+        # Without an exception, there is none to handle (and the result
+        # of __aexit__ is not tested).
+        aw = new()
+        _testcapi.awaitable_async_with(aw, Manager())
+        self.assertEqual(drive(aw),
+                         [(step, type(None)) for step, _ in expected[:-1]])
+
     def test_aexit_failure_chain_ends_with_body_exception(self):
         # __aexit__ raises while it handles an exception of its own: the
         # body's exception ends the chain, as in `async with`, and is not
