@@ -674,9 +674,75 @@ new_type_with_method(PyObject *module, PyObject *arg)
     return NULL;
 }
 
+/* call_like_cython(func, *args): the call that the modules Cython
+   generates make of a builtin with one argument or none
+   (__Pyx_PyObject_FastCallDict() and __Pyx_PyObject_CallMethO() in
+   Cython/Utility/ObjectHandling.c): ml_meth itself, if the flags of the
+   function object have METH_NOARGS or METH_O. */
+static PyObject *
+call_like_cython(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 1) {
+        PyErr_SetString(PyExc_TypeError, "call_like_cython(func, *args)");
+        return NULL;
+    }
+    PyObject *func = args[0];
+    args++;
+    nargs--;
+    if (PyCFunction_Check(func)
+        && ((nargs == 0 && (PyCFunction_GET_FLAGS(func) & METH_NOARGS))
+            || (nargs == 1 && (PyCFunction_GET_FLAGS(func) & METH_O))))
+    {
+        PyObject *self = (PyCFunction_GET_FLAGS(func) & METH_STATIC)
+                         ? NULL : PyCFunction_GET_SELF(func);
+        return PyCFunction_GET_FUNCTION(func)(self,
+                                              nargs ? args[0] : NULL);
+    }
+    return PyObject_Vectorcall(func, args, nargs, NULL);
+}
+
+/* function_flags(func): PyCFunction_GetFlags() */
+static PyObject *
+function_flags(PyObject *module, PyObject *func)
+{
+    int flags = PyCFunction_GetFlags(func);
+    if (flags == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    return PyLong_FromLong(flags);
+}
+
+/* function_def_id(func): the address of the definition func shows */
+static PyObject *
+function_def_id(PyObject *module, PyObject *func)
+{
+    if (!PyCFunction_Check(func)) {
+        PyErr_SetString(PyExc_TypeError, "a builtin function is required");
+        return NULL;
+    }
+    return PyLong_FromVoidPtr(((PyCFunctionObject *)func)->m_ml);
+}
+
+/* rebind_function(func, self): a function object made from the
+   definition func shows, bound to self */
+static PyObject *
+rebind_function(PyObject *module, PyObject *args)
+{
+    PyObject *func, *self;
+    if (!PyArg_ParseTuple(args, "O!O", &PyCFunction_Type, &func, &self)) {
+        return NULL;
+    }
+    return PyCMethod_New(((PyCFunctionObject *)func)->m_ml, self, NULL,
+                         PyCFunction_GET_CLASS(func));
+}
+
 static PyMethodDef test_methods[] = {
     {"new_async_function", new_async_function, METH_VARARGS},
     {"new_type_with_method", new_type_with_method, METH_O},
+    {"call_like_cython", _PyCFunction_CAST(call_like_cython), METH_FASTCALL},
+    {"function_flags", function_flags, METH_O},
+    {"function_def_id", function_def_id, METH_O},
+    {"rebind_function", rebind_function, METH_VARARGS},
     {NULL},
 };
 

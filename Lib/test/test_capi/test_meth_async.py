@@ -665,6 +665,80 @@ class FlagTests(unittest.TestCase):
                                             rf'{name}\(\) method: bad call flags'):
                     _testcapi.new_type_with_method(name)
 
+    def async_function_objects(self):
+        """(function object, the flags it shows) of every kind."""
+        METH_CLASS, METH_STATIC, METH_METHOD, METH_ASYNC = (
+            0x10, 0x20, 0x200, 0x400)
+        obj = _testcapi.AsyncMethods()
+        cls = _testcapi.AsyncMethods
+        return [
+            *[(getattr(_testcapi, 'async_' + name), METH_ASYNC)
+              for name in ('noargs', 'o', 'varargs', 'varargs_keywords',
+                           'fastcall', 'fastcall_keywords')],
+            *[(getattr(obj, name), METH_ASYNC)
+              for name in ('noargs', 'o', 'varargs', 'fastcall')],
+            (obj.method, METH_ASYNC | METH_METHOD),
+            (cls.classmethod_o, METH_ASYNC | METH_CLASS),
+            (cls.staticmethod_o, METH_ASYNC | METH_STATIC),
+            (_testcapi.new_async_function('new_o', None, None), METH_ASYNC),
+        ]
+
+    def test_function_objects_show_no_convention(self):
+        # Code outside CPython calls ml_meth itself after testing the
+        # calling convention in the flags of a function object, as the
+        # modules Cython generates do for METH_NOARGS and METH_O: the
+        # function objects of METH_ASYNC functions show none, whatever
+        # their definition says.
+        for func, flags in self.async_function_objects():
+            with self.subTest(func=func):
+                self.assertEqual(_testcapi.function_flags(func), flags)
+        self.assertEqual(_testcapi.function_flags(_testcapi.AsyncMethods().sync),
+                         0x4)   # METH_NOARGS: ordinary functions unchanged
+
+    def test_called_as_cython_calls(self):
+        obj = _testcapi.AsyncMethods()
+        cls = _testcapi.AsyncMethods
+        for func, args, expected in [
+            (_testcapi.async_noargs, (), ('noargs', _testcapi)),
+            (_testcapi.async_o, (1,), ('o', _testcapi, 1)),
+            (obj.noargs, (), ('noargs', obj)),
+            (obj.o, (2,), ('o', obj, 2)),
+            (cls.classmethod_o, (3,), ('o', cls, 3)),
+            (cls.staticmethod_o, (4,), ('o', None, 4)),
+            (obj.staticmethod_noargs, (), ('noargs', None)),
+        ]:
+            with self.subTest(func=func):
+                aw = _testcapi.call_like_cython(func, *args)
+                self.assertIsInstance(aw, types.AwaitableType)
+                self.assertEqual(run_await(aw), expected)
+        self.assertEqual(_testcapi.call_like_cython(obj.sync), 'sync')
+
+    def test_one_definition_shown(self):
+        # The function objects of one definition show the same one (as
+        # _lsprof tells builtins apart by it), and it stands for the
+        # definition given when passed to PyCMethod_New() again.
+        obj, other = _testcapi.AsyncMethods(), _testcapi.AsyncMethods()
+        for name in ('noargs', 'o', 'method'):
+            with self.subTest(name=name):
+                self.assertEqual(
+                    _testcapi.function_def_id(getattr(obj, name)),
+                    _testcapi.function_def_id(getattr(other, name)))
+        for func, flags in self.async_function_objects():
+            with self.subTest(func=func):
+                self.assertEqual(
+                    _testcapi.function_def_id(func),
+                    _testcapi.function_def_id(
+                        _testcapi.rebind_function(func, func.__self__)))
+        f = _testcapi.rebind_function(obj.method, other)
+        self.assertEqual(_testcapi.function_flags(f), 0x600)
+        self.assertTrue(inspect.iscoroutinefunction(f))
+        self.assertEqual(run_await(f(1)),
+                         ('method', other, _testcapi.AsyncMethods, (1,), {}))
+        f = _testcapi.rebind_function(_testcapi.async_o, other)
+        self.assertEqual(run_await(f(2)), ('o', other, 2))
+        with self.assertRaisesRegex(TypeError, 'exactly one argument'):
+            f()
+
     def test_specialization_does_not_call_body(self):
         # Warm up the adaptive interpreter on the call sites: the
         # specialized CALL instructions must not bypass METH_ASYNC.
