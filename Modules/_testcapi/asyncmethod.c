@@ -563,7 +563,9 @@ static PyMethodDef async_type_methods[] = {
      METH_STATIC | METH_O | METH_ASYNC},
     {"staticmethod_noargs", _PyCFunction_CAST(async_noargs),
      METH_STATIC | METH_NOARGS | METH_ASYNC},
-    /* Beside the mp_length slot: len() stays synchronous. */
+    /* Beside the mp_length slot, which len() calls: synchronous for this
+       type (a Python subclass's slot calls the method, as it would
+       `async def __len__`). */
     {"__len__", _PyCFunction_CAST(async_noargs),
      METH_COEXIST | METH_NOARGS | METH_ASYNC},
     {"sync", sync_noargs, METH_NOARGS},

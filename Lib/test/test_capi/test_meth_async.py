@@ -291,6 +291,22 @@ class MethodTests(unittest.TestCase):
         self.assertEqual(len(self.obj), 42)
         self.assertEqual(run_await(self.obj.__len__()), ('noargs', self.obj))
 
+        # In a Python subclass, the slot calls the method, as it would an
+        # `async def __len__`: len() gets an awaitable.
+        class Sub(_testcapi.AsyncMethods):
+            pass
+        class Py:
+            async def __len__(self):
+                pass
+        for obj in Sub(), Py():
+            with self.subTest(cls=type(obj).__name__):
+                with self.assertWarns(RuntimeWarning):
+                    with self.assertRaisesRegex(TypeError,
+                                                'cannot be interpreted as '
+                                                'an integer'):
+                        len(obj)
+                    support.gc_collect()
+
     def test_sync_method_unchanged(self):
         self.assertIs(self.obj.sync.__async__, False)
         self.assertEqual(self.obj.sync(), 'sync')
@@ -616,6 +632,23 @@ class IntrospectionTests(unittest.TestCase):
         f = functools.partial(_testcapi.async_o, 1)
         self.assertTrue(inspect.iscoroutinefunction(f))
 
+    def test_partialmethod(self):
+        # Through functools.partialmethod too, as async def functions.
+        import functools
+        async def varargs(*args):
+            pass
+        class C:
+            py = functools.partialmethod(varargs, 1)
+            c = functools.partialmethod(_testcapi.async_varargs, 1)
+        for name in ('py', 'c'):
+            with self.subTest(name=name):
+                self.assertTrue(
+                    inspect.iscoroutinefunction(C.__dict__[name]))
+                self.assertTrue(inspect.iscoroutinefunction(getattr(C(), name)))
+        obj = C()
+        self.assertEqual(run_await(obj.c(2)),
+                         ('varargs', _testcapi, (obj, 1, 2)))
+
     def test_signature(self):
         self.assertEqual(str(inspect.signature(_testcapi.async_o)),
                          '(arg, /)')
@@ -631,6 +664,14 @@ class IntrospectionTests(unittest.TestCase):
                          '($self, object, /)')
         self.assertEqual(_testcapi.AsyncMethods.__len__.__text_signature__,
                          '($self, /)')
+        # Also those of function objects, which show other flags.
+        obj = _testcapi.AsyncMethods()
+        self.assertEqual(obj.o.__text_signature__, '($self, object, /)')
+        self.assertEqual(str(inspect.signature(obj.o)), '(object, /)')
+        self.assertEqual(obj.staticmethod_noargs.__text_signature__, '()')
+        self.assertEqual(
+            _testcapi.new_async_function('new_o', None, None)
+            .__text_signature__, '($self, object, /)')
 
     def test_pydoc_shows_async(self):
         text = pydoc.render_doc(_testcapi.async_o, renderer=pydoc.plaintext)
