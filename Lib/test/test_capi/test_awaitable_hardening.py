@@ -794,10 +794,12 @@ class StressTests(unittest.TestCase):
         n = n or self.NTHREADS
         errors = []
         barrier = threading.Barrier(n)
-        deadline = time.monotonic() + stress_duration()
         def wrapper(i):
             try:
                 barrier.wait()
+                # From here: starting the threads can take most of the
+                # duration on a loaded machine.
+                deadline = time.monotonic() + stress_duration()
                 target(i, deadline)
             except BaseException as exc:
                 errors.append(exc)
@@ -811,7 +813,9 @@ class StressTests(unittest.TestCase):
     def test_own_awaitables(self):
         counts = [0] * self.NTHREADS
         def target(i, deadline):
-            while time.monotonic() < deadline:
+            # At least once, however long a round takes (a sanitizer
+            # build on a loaded machine).
+            while not counts[i] or time.monotonic() < deadline:
                 aw = loop_awaits(50)
                 self.assertEqual(run(aw)[0], 49)
                 async def main():
