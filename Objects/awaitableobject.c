@@ -46,7 +46,7 @@
 #include "pycore_ceval.h"         // _Py_EnterRecursiveCallTstate()
 #include "pycore_frame.h"         // FRAME_SUSPENDED_YIELD_FROM
 #include "pycore_freelist.h"      // struct _Py_awaitable_freelist
-#include "pycore_genobject.h"     // _PyCoro_GetAwaitableIter(), _PyGen_yf()
+#include "pycore_genobject.h"     // _PyCoro_ComputeOrigin(), _PyGen_yf()
 #include "pycore_tuple.h"         // _PyTuple_FromArray()
 #include "pycore_modsupport.h"    // _PyArg_CheckPositional()
 #include "pycore_object.h"        // _PyObject_GC_TRACK()
@@ -134,7 +134,7 @@ queue_reserve(PyAwaitableObject *aw)
    in between. */
 static int
 queue_push_unless_cancelled(PyAwaitableObject *aw, awaitable_record *rec,
-                            Py_ssize_t cancels)
+                            int64_t cancels)
 {
     int res;
     int dropped = 0;
@@ -452,7 +452,7 @@ record_complete(PyAwaitableObject *aw, awaitable_record *rec,
         break;
     case AWR_FOR_NEXT: {
         /* An item callback that cancels the awaitable ends the loop. */
-        Py_ssize_t cancels = FT_ATOMIC_LOAD_SSIZE_RELAXED(aw->aw_cancels);
+        int64_t cancels = FT_ATOMIC_LOAD_UINT32_RELAXED(aw->aw_cancels);
         res = call_result_callback(aw, rec->ar_cb.result, value);
         if (res == 0) {
             awaitable_record next = {
@@ -744,7 +744,7 @@ await_done(PyAwaitableObject *aw, PyObject *inner, PySendResult status,
    its own (released here).  cancels is aw_cancels when it was copied. */
 static int
 await_start(PyAwaitableObject *aw, awaitable_record *head,
-            Py_ssize_t cancels)
+            int64_t cancels)
 {
     PyObject *iter = record_start_iter(head);
     record_clear(head);
@@ -992,7 +992,7 @@ awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
         PyObject *handled = NULL;
         PyObject *old_result = NULL;
         pending_call call;
-        Py_ssize_t cancels;
+        int64_t cancels;
         int res;
 
         /* Decide on the next step. */
@@ -1597,6 +1597,7 @@ awaitable_traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(aw->aw_args);
     Py_VISIT(aw->aw_arg);
     Py_VISIT(aw->aw_kwnames);     // or aw_arg2
+    Py_VISIT(aw->aw_origin);
     for (int i = aw->aw_head; i < aw->aw_count; i++) {
         Py_VISIT(aw->aw_records[i].ar_obj);
         Py_VISIT(aw->aw_records[i].ar_ctx);
@@ -1635,7 +1636,7 @@ static inline int
 awaitable_holds_more(PyAwaitableObject *aw)
 {
     return (((uintptr_t)aw->aw_result | (uintptr_t)aw->aw_inner
-             | (uintptr_t)aw->aw_body) != 0
+             | (uintptr_t)aw->aw_body | (uintptr_t)aw->aw_origin) != 0
             || aw->aw_head != aw->aw_count
             || aw->aw_nvalues != 0);
 }
@@ -1654,6 +1655,7 @@ awaitable_clear_refs(PyAwaitableObject *aw, int holds_more)
     if (holds_more) {
         Py_CLEAR(aw->aw_result);
         Py_CLEAR(aw->aw_inner);
+        Py_CLEAR(aw->aw_origin);
         clear_pending_call(aw);
         queue_clear(aw);
         if (aw->aw_nvalues > 0) {
@@ -1965,6 +1967,23 @@ awaitable_get_cr_suspended(PyObject *self, void *Py_UNUSED(closure))
     return PyBool_FromLong(suspended);
 }
 
+/* With no frame, that tells a coroutine that has not started from one that
+   has finished (cr_frame is None for both), the state of an awaitable
+   object needs an attribute for inspect.getcoroutinestate(). */
+static PyObject *
+awaitable_get_cr_created(PyObject *self, void *Py_UNUSED(closure))
+{
+    return PyBool_FromLong(_PyAwaitable_IsUnstarted(self));
+}
+
+static PyObject *
+awaitable_get_cr_origin(PyObject *self, void *Py_UNUSED(closure))
+{
+    PyAwaitableObject *aw = _PyAwaitable_CAST(self);
+    // Set when the awaitable is made, and released with it.
+    return aw->aw_origin != NULL ? Py_NewRef(aw->aw_origin) : Py_None;
+}
+
 static PyObject *
 awaitable_get_none(PyObject *Py_UNUSED(self), void *Py_UNUSED(closure))
 {
@@ -1980,11 +1999,14 @@ static PyGetSetDef awaitable_getsetlist[] = {
      PyDoc_STR("object being awaited on, or None")},
     {"cr_running", awaitable_get_cr_running, NULL, NULL},
     {"cr_suspended", awaitable_get_cr_suspended, NULL, NULL},
+    {"cr_created", awaitable_get_cr_created, NULL,
+     PyDoc_STR("whether the awaitable has not started yet")},
     {"cr_frame", awaitable_get_none, NULL,
      PyDoc_STR("always None: the body is C code")},
     {"cr_code", awaitable_get_none, NULL,
      PyDoc_STR("always None: the body is C code")},
-    {"cr_origin", awaitable_get_none, NULL, NULL},
+    {"cr_origin", awaitable_get_cr_origin, NULL,
+     PyDoc_STR("where the awaitable was made, or None")},
     {NULL} /* Sentinel */
 };
 
@@ -2078,12 +2100,30 @@ awaitable_init(PyAwaitableObject *aw)
     aw->aw_running = 0;
     aw->aw_orphan = 0;
     aw->aw_heap_storage = 0;
+    aw->aw_origin = NULL;
+}
+
+/* Where an awaitable is made, for cr_origin: the frames of the calling
+   Python code, as for a coroutine made there.  Out of line: only with
+   sys.set_coroutine_origin_tracking_depth() (asyncio's debug mode). */
+static Py_NO_INLINE PyObject *
+awaitable_origin(int depth)
+{
+    return _PyCoro_ComputeOrigin(depth, _PyEval_GetFrame());
 }
 
 /* A new awaitable in its initial state, not yet tracked by the GC. */
 static inline PyAwaitableObject *
 awaitable_alloc(void)
 {
+    PyObject *origin = NULL;
+    int depth = _PyThreadState_GET()->coroutine_origin_tracking_depth;
+    if (depth != 0) {
+        origin = awaitable_origin(depth);
+        if (origin == NULL) {
+            return NULL;
+        }
+    }
     PyAwaitableObject *aw;
 #ifdef WITH_FREELISTS
     struct _Py_awaitable_freelist *freelist = get_awaitable_freelist();
@@ -2096,12 +2136,15 @@ awaitable_alloc(void)
     {
         aw = PyObject_GC_New(PyAwaitableObject, &PyAwaitable_Type);
         if (aw == NULL) {
+            Py_XDECREF(origin);
             return NULL;
         }
         awaitable_init(aw);
     }
     assert(aw->aw_records == aw->aw_inline_records && aw->aw_count == 0);
     assert(aw->aw_func == NULL && aw->aw_result == NULL);
+    assert(aw->aw_origin == NULL);
+    aw->aw_origin = origin;
     FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_CREATED);
     return aw;
 }
@@ -2321,7 +2364,7 @@ PyAwaitable_Cancel(PyObject *awaitable)
        releasing it may run arbitrary code. */
     PyObject *inner;
     Py_BEGIN_CRITICAL_SECTION(aw);
-    FT_ATOMIC_STORE_SSIZE_RELAXED(aw->aw_cancels, aw->aw_cancels + 1);
+    FT_ATOMIC_STORE_UINT32_RELAXED(aw->aw_cancels, aw->aw_cancels + 1);
     aw->aw_orphan = 0;
     clear_pending_call(aw);
     inner = aw->aw_inner;

@@ -107,8 +107,9 @@ typedef struct _PyAwaitableObject {
     /* Incremented by every PyAwaitable_Cancel(), so that code that ran
        arbitrary code (a callback, __await__) can tell whether the queue it
        was working on was dropped meanwhile.  Non-zero: no "never awaited"
-       warning. */
-    Py_ssize_t aw_cancels;
+       warning.  32 bits, beside the flags, leave room for aw_origin: a
+       callback would have to see 2**32 cancellations to miss them. */
+    uint32_t aw_cancels;
     uint8_t aw_state;
     uint8_t aw_running;
     /* aw_inner's step was dropped while it started: no callback runs when
@@ -117,6 +118,9 @@ typedef struct _PyAwaitableObject {
     /* aw_records, aw_values or aw_arb_values was moved to the heap, and is
        freed at deallocation: one test there instead of three. */
     uint8_t aw_heap_storage;
+    /* cr_origin: where the awaitable was made, with
+       sys.set_coroutine_origin_tracking_depth() set; NULL otherwise. */
+    PyObject *aw_origin;
     _PyAwaitableRecord aw_inline_records[AW_INLINE_RECORDS];
     PyObject *aw_inline_values[AW_INLINE_VALUES];
     void *aw_inline_arb_values[AW_INLINE_ARB_VALUES];

@@ -148,15 +148,74 @@ class ObjectTests(unittest.TestCase):
         self.assertIsNone(aw.cr_origin)
         self.assertFalse(aw.cr_running)
         self.assertFalse(aw.cr_suspended)
+        self.assertIs(aw.cr_created, True)
         inner = Suspend()
         add_await(aw, inner)
+        self.assertIs(aw.cr_created, True)
         self.assertEqual(aw.send(None), 'suspend0')
         self.assertIsNotNone(aw.cr_await)
         self.assertTrue(aw.cr_suspended)
+        self.assertIs(aw.cr_created, False)
         with self.assertRaises(StopIteration):
             aw.send(None)
         self.assertIsNone(aw.cr_await)
         self.assertFalse(aw.cr_suspended)
+        self.assertIs(aw.cr_created, False)
+        for name in ('cr_created', 'cr_origin'):
+            with self.assertRaises(AttributeError):
+                setattr(aw, name, None)
+
+    def test_getcoroutinestate(self):
+        # The states of a coroutine, though the awaitable has no frame.
+        states = []
+        class Report:
+            def __await__(self):
+                states.append(inspect.getcoroutinestate(aw))
+                yield 'suspended'
+        aw = new()
+        add_await(aw, Report())
+        self.assertEqual(inspect.getcoroutinestate(aw), inspect.CORO_CREATED)
+        self.assertEqual(aw.send(None), 'suspended')
+        self.assertEqual(states, [inspect.CORO_RUNNING])
+        self.assertEqual(inspect.getcoroutinestate(aw),
+                         inspect.CORO_SUSPENDED)
+        with self.assertRaises(StopIteration):
+            aw.send(None)
+        self.assertEqual(inspect.getcoroutinestate(aw), inspect.CORO_CLOSED)
+        # Finished without running, as a coroutine closed before it starts.
+        aw = new()
+        aw.close()
+        self.assertEqual(inspect.getcoroutinestate(aw), inspect.CORO_CLOSED)
+        aw = new()
+        _testcapi.awaitable_cancel(aw)
+        self.assertEqual(inspect.getcoroutinestate(aw), inspect.CORO_CREATED)
+        self.assertEqual(run(aw), (None, []))
+        self.assertEqual(inspect.getcoroutinestate(aw), inspect.CORO_CLOSED)
+
+    def test_cr_origin(self):
+        # With sys.set_coroutine_origin_tracking_depth() (asyncio's debug
+        # mode), where the awaitable was made, as for a coroutine made on
+        # the same line.
+        async def coro():
+            pass
+        def make():
+            return _testcapi.awaitable_new(), coro()
+        def check(depth):
+            aw, c = make()
+            self.assertEqual(aw.cr_origin, c.cr_origin)
+            if depth:
+                self.assertEqual([f[2] for f in aw.cr_origin[:2]],
+                                 ['make', 'check'][:depth])
+            else:
+                self.assertIsNone(aw.cr_origin)
+            _testcapi.awaitable_cancel(aw)
+            c.close()
+        old_depth = sys.get_coroutine_origin_tracking_depth()
+        self.addCleanup(sys.set_coroutine_origin_tracking_depth, old_depth)
+        for depth in (0, 1, 2, 1000):
+            with self.subTest(depth=depth):
+                sys.set_coroutine_origin_tracking_depth(depth)
+                check(depth)
 
     def test_weakref(self):
         aw = new()

@@ -11,6 +11,7 @@ import dis
 import gc
 import inspect
 import pydoc
+import sys
 import textwrap
 import types
 import unittest
@@ -533,6 +534,28 @@ class BehaviourTests(unittest.TestCase):
             _testcapi.async_o(1)
             support.gc_collect()
 
+    def test_never_awaited_warning_shows_origin(self):
+        # With origin tracking, the warning says where the awaitable was
+        # made, as for a coroutine.
+        old_depth = sys.get_coroutine_origin_tracking_depth()
+        self.addCleanup(sys.set_coroutine_origin_tracking_depth, old_depth)
+        sys.set_coroutine_origin_tracking_depth(2)
+        lineno = inspect.currentframe().f_lineno + 1
+        aw = _testcapi.async_o(1)
+        sys.set_coroutine_origin_tracking_depth(0)
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter('always', RuntimeWarning)
+            del aw
+            support.gc_collect()
+        self.assertEqual(len(w), 1, w)
+        message = str(w[0].message)
+        self.assertTrue(message.startswith(
+            "coroutine 'async_o' was never awaited\n"
+            "Coroutine created at (most recent call last)\n"), message)
+        self.assertIn(f'line {lineno}, in '
+                      f'test_never_awaited_warning_shows_origin\n'
+                      f'    aw = _testcapi.async_o(1)', message)
+
     def test_never_awaited_warning_honours_filters(self):
         with warnings.catch_warnings(record=True) as w:
             warnings.simplefilter('ignore', RuntimeWarning)
@@ -672,6 +695,58 @@ class IntrospectionTests(unittest.TestCase):
         self.assertEqual(
             _testcapi.new_async_function('new_o', None, None)
             .__text_signature__, '($self, object, /)')
+
+    def test_getcoroutinestate(self):
+        # As for the coroutine of an async def function, though the
+        # awaitable has no frame (cr_frame is None in every state).
+        states = []
+        async def inner():
+            states.append(inspect.getcoroutinestate(aw))
+            await suspend()
+        aw = _testcapi.async_await_keep(inner())
+        self.assertEqual(inspect.getcoroutinestate(aw), inspect.CORO_CREATED)
+        aw.send(None)
+        self.assertEqual(states, [inspect.CORO_RUNNING])
+        self.assertEqual(inspect.getcoroutinestate(aw),
+                         inspect.CORO_SUSPENDED)
+        with self.assertRaises(StopIteration):
+            aw.send(None)
+        self.assertEqual(inspect.getcoroutinestate(aw), inspect.CORO_CLOSED)
+        aw = _testcapi.async_o(1)
+        aw.close()
+        self.assertEqual(inspect.getcoroutinestate(aw), inspect.CORO_CLOSED)
+
+    def test_cr_origin(self):
+        # Where the call was made, as for an async def function called on
+        # the same line: through every kind of call, specialized or not.
+        async def coro():
+            pass
+        obj = _testcapi.AsyncMethods()
+        calls = {
+            'no arguments': lambda: (_testcapi.async_noargs(), coro()),
+            'one argument': lambda: (_testcapi.async_o(1), coro()),
+            'fastcall': lambda: (_testcapi.async_fastcall(1, 2, 3), coro()),
+            'method': lambda: (obj.noargs(), coro()),
+            'method argument': lambda: (obj.o(1), coro()),
+            'keywords': lambda: (obj.method(1, k=2), coro()),
+        }
+        old_depth = sys.get_coroutine_origin_tracking_depth()
+        self.addCleanup(sys.set_coroutine_origin_tracking_depth, old_depth)
+        for name, call in calls.items():
+            with self.subTest(name):
+                for i in range(5):   # Specialized after the first ones.
+                    sys.set_coroutine_origin_tracking_depth(3)
+                    aw, c = call()
+                    sys.set_coroutine_origin_tracking_depth(0)
+                    self.assertEqual(len(aw.cr_origin), 3)
+                    self.assertEqual(aw.cr_origin, c.cr_origin)
+                    self.assertEqual(aw.cr_origin[0][2], '<lambda>')
+                    run_await(aw)
+                    run_await(c)
+                    aw, c = call()
+                    self.assertIsNone(aw.cr_origin)
+                    aw.close()
+                    c.close()
 
     def test_pydoc_shows_async(self):
         text = pydoc.render_doc(_testcapi.async_o, renderer=pydoc.plaintext)
