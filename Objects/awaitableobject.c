@@ -1636,7 +1636,7 @@ static inline int
 awaitable_holds_more(PyAwaitableObject *aw)
 {
     return (((uintptr_t)aw->aw_result | (uintptr_t)aw->aw_inner
-             | (uintptr_t)aw->aw_body | (uintptr_t)aw->aw_origin) != 0
+             | (uintptr_t)aw->aw_body) != 0
             || aw->aw_head != aw->aw_count
             || aw->aw_nvalues != 0);
 }
@@ -1655,7 +1655,6 @@ awaitable_clear_refs(PyAwaitableObject *aw, int holds_more)
     if (holds_more) {
         Py_CLEAR(aw->aw_result);
         Py_CLEAR(aw->aw_inner);
-        Py_CLEAR(aw->aw_origin);
         clear_pending_call(aw);
         queue_clear(aw);
         if (aw->aw_nvalues > 0) {
@@ -1734,7 +1733,7 @@ _PyAwaitable_ClearFreeList(struct _Py_object_freelists *freelists,
 }
 
 /* Free what of the queue and the saved values is on the heap, back to the
-   inline arrays. */
+   inline arrays, and the origin. */
 static void
 awaitable_free_storage(PyAwaitableObject *aw)
 {
@@ -1753,6 +1752,8 @@ awaitable_free_storage(PyAwaitableObject *aw)
         aw->aw_arb_values = aw->aw_inline_arb_values;
         aw->aw_arb_values_capacity = AW_INLINE_ARB_VALUES;
     }
+    // A tuple of tuples of strings and ints: releasing it runs no code.
+    Py_CLEAR(aw->aw_origin);
     aw->aw_heap_storage = 0;
 }
 
@@ -2103,27 +2104,10 @@ awaitable_init(PyAwaitableObject *aw)
     aw->aw_origin = NULL;
 }
 
-/* Where an awaitable is made, for cr_origin: the frames of the calling
-   Python code, as for a coroutine made there.  Out of line: only with
-   sys.set_coroutine_origin_tracking_depth() (asyncio's debug mode). */
-static Py_NO_INLINE PyObject *
-awaitable_origin(int depth)
-{
-    return _PyCoro_ComputeOrigin(depth, _PyEval_GetFrame());
-}
-
 /* A new awaitable in its initial state, not yet tracked by the GC. */
 static inline PyAwaitableObject *
-awaitable_alloc(void)
+awaitable_alloc_new(void)
 {
-    PyObject *origin = NULL;
-    int depth = _PyThreadState_GET()->coroutine_origin_tracking_depth;
-    if (depth != 0) {
-        origin = awaitable_origin(depth);
-        if (origin == NULL) {
-            return NULL;
-        }
-    }
     PyAwaitableObject *aw;
 #ifdef WITH_FREELISTS
     struct _Py_awaitable_freelist *freelist = get_awaitable_freelist();
@@ -2136,7 +2120,6 @@ awaitable_alloc(void)
     {
         aw = PyObject_GC_New(PyAwaitableObject, &PyAwaitable_Type);
         if (aw == NULL) {
-            Py_XDECREF(origin);
             return NULL;
         }
         awaitable_init(aw);
@@ -2144,9 +2127,38 @@ awaitable_alloc(void)
     assert(aw->aw_records == aw->aw_inline_records && aw->aw_count == 0);
     assert(aw->aw_func == NULL && aw->aw_result == NULL);
     assert(aw->aw_origin == NULL);
-    aw->aw_origin = origin;
     FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_CREATED);
     return aw;
+}
+
+/* The same, with cr_origin: the frames of the calling Python code, as for
+   a coroutine made there.  Out of line: only with
+   sys.set_coroutine_origin_tracking_depth() (asyncio's debug mode). */
+static Py_NO_INLINE PyAwaitableObject *
+awaitable_alloc_with_origin(int depth)
+{
+    PyObject *origin = _PyCoro_ComputeOrigin(depth, _PyEval_GetFrame());
+    if (origin == NULL) {
+        return NULL;
+    }
+    PyAwaitableObject *aw = awaitable_alloc_new();
+    if (aw == NULL) {
+        Py_DECREF(origin);
+        return NULL;
+    }
+    aw->aw_origin = origin;
+    aw->aw_heap_storage = 1;    // released with the heap storage
+    return aw;
+}
+
+static inline PyAwaitableObject *
+awaitable_alloc(void)
+{
+    int depth = _PyThreadState_GET()->coroutine_origin_tracking_depth;
+    if (depth != 0) {
+        return awaitable_alloc_with_origin(depth);
+    }
+    return awaitable_alloc_new();
 }
 
 PyObject *

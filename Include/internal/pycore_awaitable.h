@@ -115,8 +115,9 @@ typedef struct _PyAwaitableObject {
     /* aw_inner's step was dropped while it started: no callback runs when
        it completes. */
     char aw_orphan;
-    /* aw_records, aw_values or aw_arb_values was moved to the heap, and is
-       freed at deallocation: one test there instead of three. */
+    /* aw_records, aw_values or aw_arb_values was moved to the heap, or
+       aw_origin is set: freed at deallocation, one test there instead of
+       four. */
     uint8_t aw_heap_storage;
     /* cr_origin: where the awaitable was made, with
        sys.set_coroutine_origin_tracking_depth() set; NULL otherwise. */
