@@ -1957,13 +1957,16 @@ awaitable_get_cr_running(PyObject *self, void *Py_UNUSED(closure))
     return PyBool_FromLong(FT_ATOMIC_LOAD_UINT8_RELAXED(aw->aw_running));
 }
 
+/* Started and not finished, and not running: the next send resumes it,
+   whether it waits for an await or was cancelled during one (it then
+   finishes at that send). */
 static PyObject *
 awaitable_get_cr_suspended(PyObject *self, void *Py_UNUSED(closure))
 {
     PyAwaitableObject *aw = _PyAwaitable_CAST(self);
     int suspended;
     Py_BEGIN_CRITICAL_SECTION(aw);
-    suspended = aw->aw_inner != NULL && !aw->aw_running;
+    suspended = aw->aw_state == AW_STARTED && !aw->aw_running;
     Py_END_CRITICAL_SECTION();
     return PyBool_FromLong(suspended);
 }
@@ -2135,9 +2138,11 @@ awaitable_alloc_new(void)
    a coroutine made there.  Out of line: only with
    sys.set_coroutine_origin_tracking_depth() (asyncio's debug mode). */
 static Py_NO_INLINE PyAwaitableObject *
-awaitable_alloc_with_origin(int depth)
+awaitable_alloc_with_origin(PyThreadState *tstate)
 {
-    PyObject *origin = _PyCoro_ComputeOrigin(depth, _PyEval_GetFrame());
+    PyObject *origin = _PyCoro_ComputeOrigin(
+        tstate->coroutine_origin_tracking_depth,
+        _PyThreadState_GetFrame(tstate));
     if (origin == NULL) {
         return NULL;
     }
@@ -2154,9 +2159,9 @@ awaitable_alloc_with_origin(int depth)
 static inline PyAwaitableObject *
 awaitable_alloc(void)
 {
-    int depth = _PyThreadState_GET()->coroutine_origin_tracking_depth;
-    if (depth != 0) {
-        return awaitable_alloc_with_origin(depth);
+    PyThreadState *tstate = _PyThreadState_GET();
+    if (tstate->coroutine_origin_tracking_depth != 0) {
+        return awaitable_alloc_with_origin(tstate);
     }
     return awaitable_alloc_new();
 }

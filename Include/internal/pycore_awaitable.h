@@ -107,8 +107,10 @@ typedef struct _PyAwaitableObject {
     /* Incremented by every PyAwaitable_Cancel(), so that code that ran
        arbitrary code (a callback, __await__) can tell whether the queue it
        was working on was dropped meanwhile.  Non-zero: no "never awaited"
-       warning.  32 bits, beside the flags, leave room for aw_origin: a
-       callback would have to see 2**32 cancellations to miss them. */
+       warning.  32 bits, beside the flags, leave room for aw_origin on
+       64-bit platforms; it wraps: a callback would have to see 2**32
+       cancellations to miss them, and an awaitable cancelled 2**32 times
+       warns if it is never awaited. */
     uint32_t aw_cancels;
     uint8_t aw_state;
     uint8_t aw_running;

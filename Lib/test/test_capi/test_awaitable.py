@@ -186,10 +186,24 @@ class ObjectTests(unittest.TestCase):
         aw = new()
         aw.close()
         self.assertEqual(inspect.getcoroutinestate(aw), inspect.CORO_CLOSED)
+        # Cancelled before it starts, it can still be awaited.
         aw = new()
         _testcapi.awaitable_cancel(aw)
         self.assertEqual(inspect.getcoroutinestate(aw), inspect.CORO_CREATED)
         self.assertEqual(run(aw), (None, []))
+        self.assertEqual(inspect.getcoroutinestate(aw), inspect.CORO_CLOSED)
+        # Cancelled while suspended, it finishes at the next send.
+        aw = new()
+        _testcapi.awaitable_set_result(aw, 'result')
+        add_await(aw, Suspend())
+        self.assertEqual(aw.send(None), 'suspend0')
+        _testcapi.awaitable_cancel(aw)
+        self.assertIsNone(aw.cr_await)
+        self.assertEqual(inspect.getcoroutinestate(aw),
+                         inspect.CORO_SUSPENDED)
+        with self.assertRaises(StopIteration) as cm:
+            aw.send(None)
+        self.assertEqual(cm.exception.value, 'result')
         self.assertEqual(inspect.getcoroutinestate(aw), inspect.CORO_CLOSED)
 
     def test_cr_origin(self):

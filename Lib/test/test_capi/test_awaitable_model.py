@@ -847,7 +847,9 @@ class Model:
         return res
 
     def suspended(self):
-        return self.inner is not None
+        # Between sends: started and not finished, whether an await is in
+        # progress or was dropped by a cancellation.
+        return self.state == 'started'
 
     def release(self):
         warned = []

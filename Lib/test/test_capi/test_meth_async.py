@@ -718,7 +718,7 @@ class IntrospectionTests(unittest.TestCase):
 
     def test_cr_origin(self):
         # Where the call was made, as for an async def function called on
-        # the same line: through every kind of call, specialized or not.
+        # the same line: through every kind of call.
         async def coro():
             pass
         obj = _testcapi.AsyncMethods()
@@ -734,7 +734,7 @@ class IntrospectionTests(unittest.TestCase):
         self.addCleanup(sys.set_coroutine_origin_tracking_depth, old_depth)
         for name, call in calls.items():
             with self.subTest(name):
-                for i in range(5):   # Specialized after the first ones.
+                for i in range(5):
                     sys.set_coroutine_origin_tracking_depth(3)
                     aw, c = call()
                     sys.set_coroutine_origin_tracking_depth(0)
@@ -747,6 +747,35 @@ class IntrospectionTests(unittest.TestCase):
                     self.assertIsNone(aw.cr_origin)
                     aw.close()
                     c.close()
+
+    @support.requires_specialization
+    def test_cr_origin_specialized(self):
+        # The specialized calls record it too.
+        async def coro():
+            pass
+        obj = _testcapi.AsyncMethods()
+        calls = [
+            (lambda: (_testcapi.async_o(1), coro()), 'CALL_BUILTIN_ASYNC'),
+            (lambda: (obj.noargs(), coro()), 'CALL_METHOD_DESCRIPTOR_ASYNC'),
+        ]
+        old_depth = sys.get_coroutine_origin_tracking_depth()
+        self.addCleanup(sys.set_coroutine_origin_tracking_depth, old_depth)
+        for call, opname in calls:
+            with self.subTest(opname):
+                for i in range(10):
+                    aw, c = call()
+                    aw.close()
+                    c.close()
+                self.assertIn(opname, {
+                    instr.opname
+                    for instr in dis.get_instructions(call, adaptive=True)})
+                sys.set_coroutine_origin_tracking_depth(3)
+                aw, c = call()
+                sys.set_coroutine_origin_tracking_depth(0)
+                self.assertEqual(len(aw.cr_origin), 3)
+                self.assertEqual(aw.cr_origin, c.cr_origin)
+                aw.close()
+                c.close()
 
     def test_pydoc_shows_async(self):
         text = pydoc.render_doc(_testcapi.async_o, renderer=pydoc.plaintext)
