@@ -1597,7 +1597,8 @@ awaitable_traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(aw->aw_args);
     Py_VISIT(aw->aw_arg);
     Py_VISIT(aw->aw_kwnames);     // or aw_arg2
-    Py_VISIT(aw->aw_origin);
+    /* No need to visit aw_origin: tuples, strings and ints cannot be part
+       of a cycle (as for the cr_origin of coroutines). */
     for (int i = aw->aw_head; i < aw->aw_count; i++) {
         Py_VISIT(aw->aw_records[i].ar_obj);
         Py_VISIT(aw->aw_records[i].ar_ctx);
