@@ -558,7 +558,7 @@ def test_test_exists(tmp_path):
         assert not test.test_exists(tmp_path, name), name
 
 
-def test_report_signature(tmp_path):
+def test_warning_signatures(tmp_path):
     # The same race seen on the patched and the unpatched build (other
     # paths, pids and line numbers) has one signature; another has not.
     test = load_script("test")
@@ -567,9 +567,23 @@ def test_report_signature(tmp_path):
     b.write_text(TSAN_REPORT.format(pid=2, src="/b/upstream", line=3400))
     c.write_text(TSAN_REPORT.format(pid=3, src="/b/src", line=3417)
                  .replace("sock_send_impl", "awaitable_run"))
-    assert test.report_signature(a) == test.report_signature(b) == (
-        "data race", "close", "sock_close", "send", "sock_send_impl")
-    assert test.report_signature(c) != test.report_signature(a)
+    assert test.warning_signatures(a) == test.warning_signatures(b) == [(
+        "data race", "close", "sock_close", "send", "sock_send_impl")]
+    assert test.warning_signatures(c) != test.warning_signatures(a)
+    # One signature per warning of a report that holds several, as TSan
+    # writes them: each warning's frames are its own.
+    d = tmp_path / "d"
+    d.write_text(TSAN_REPORT.format(pid=1, src="/s", line=1)
+                 + "==================\n"
+                 + TSAN_REPORT.format(pid=1, src="/s", line=1)
+                 .replace("sock_close", "awaitable_send"))
+    assert test.warning_signatures(d) == [
+        ("data race", "close", "sock_close", "send", "sock_send_impl"),
+        ("data race", "close", "awaitable_send", "send", "sock_send_impl")]
+    # Frames before any warning (a stray line) belong to none.
+    e = tmp_path / "e"
+    e.write_text("    #0 main /s/Programs/python.c:15\n")
+    assert test.warning_signatures(e) == []
 
 
 def sanitizer_check_with(monkeypatch, tmp_path, patched, unpatched,
@@ -635,6 +649,24 @@ def test_sanitizer_verdict_against_the_unpatched_build(
     # a test that fails there too.
     (name, ok, detail), runs = sanitizer_check_with(
         monkeypatch, tmp_path, {"test_asyncio.test_ssl": other},
+        {"test_asyncio.test_ssl": race})
+    assert not ok and "reports not seen unpatched: 1" in detail
+    # Reports are matched warning by warning: the unpatched process may
+    # have seen the same races and one more (seen at stop 27 in
+    # test_tasks), or in another order.
+    second = race.replace("sock_close", "exc_set_tb")
+    (name, ok, detail), runs = sanitizer_check_with(
+        monkeypatch, tmp_path, {"test_asyncio.test_ssl": race + second},
+        {"test_asyncio.test_ssl": other + second + race})
+    assert ok, detail
+    # But a report with one warning not seen unpatched is new, whatever
+    # else it holds, and so is one with no warning recognised.
+    (name, ok, detail), runs = sanitizer_check_with(
+        monkeypatch, tmp_path, {"test_asyncio.test_ssl": race + other},
+        {"test_asyncio.test_ssl": race + second})
+    assert not ok and "reports not seen unpatched: 1" in detail
+    (name, ok, detail), runs = sanitizer_check_with(
+        monkeypatch, tmp_path, {"test_asyncio.test_ssl": "garbled\n"},
         {"test_asyncio.test_ssl": race})
     assert not ok and "reports not seen unpatched: 1" in detail
     # A test that passes unpatched is a new failure.
