@@ -785,6 +785,63 @@ class IntrospectionTests(unittest.TestCase):
         self.assertIn('async noargs(self, /)', text)
         self.assertNotIn('async sync', text)
 
+    def test_profile_events(self):
+        # Profilers see the call, which makes the awaitable, as the call of
+        # a builtin; the C function runs within the await with no event of
+        # its own, as the send of any awaitable written in C does.
+        obj = _testcapi.AsyncMethods()
+        async def main():
+            aw1 = _testcapi.async_o(1)
+            aw2 = obj.o(2)
+            marks.append('made')
+            return await aw1, await aw2
+        def is_ours(f):
+            return f is _testcapi.async_o or (
+                getattr(f, '__self__', None) is obj and f.__name__ == 'o')
+
+        marks = []
+        def profile(frame, event, arg):
+            if event.startswith('c_') and is_ours(arg):
+                marks.append((event, frame.f_code.co_name, arg.__name__))
+        sys.setprofile(profile)
+        try:
+            result = run(main())
+        finally:
+            sys.setprofile(None)
+        self.assertEqual(result, (('o', _testcapi, 1), ('o', obj, 2)))
+        self.assertEqual(marks, [('c_call', 'main', 'async_o'),
+                                 ('c_return', 'main', 'async_o'),
+                                 ('c_call', 'main', 'o'),
+                                 ('c_return', 'main', 'o'),
+                                 'made'])
+
+        E = sys.monitoring.events
+        tool = sys.monitoring.PROFILER_ID
+        sys.monitoring.use_tool_id(tool, 'test_meth_async')
+        self.addCleanup(sys.monitoring.free_tool_id, tool)
+        marks = []
+        def callback(event):
+            def record(code, offset, callable, arg0):
+                if is_ours(callable) or callable is type(obj).o:
+                    marks.append((event, code.co_name, callable.__name__))
+            return record
+        for event in ('CALL', 'C_RETURN', 'C_RAISE'):
+            sys.monitoring.register_callback(tool, getattr(E, event),
+                                             callback(event))
+            self.addCleanup(sys.monitoring.register_callback,
+                            tool, getattr(E, event), None)
+        sys.monitoring.set_events(tool, E.CALL | E.C_RETURN | E.C_RAISE)
+        try:
+            result = run(main())
+        finally:
+            sys.monitoring.set_events(tool, 0)
+        self.assertEqual(result, (('o', _testcapi, 1), ('o', obj, 2)))
+        self.assertEqual(marks, [('CALL', 'main', 'async_o'),
+                                 ('C_RETURN', 'main', 'async_o'),
+                                 ('CALL', 'main', 'o'),
+                                 ('C_RETURN', 'main', 'o'),
+                                 'made'])
+
 
 class FlagTests(unittest.TestCase):
 
