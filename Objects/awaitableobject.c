@@ -1087,7 +1087,18 @@ awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
         case STEP_DEFER:
             res = rec.ar_cb.defer((PyObject *)aw);
             callback_done(aw);
-            res = res < 0 ? callback_failed(res, "defer") : 0;
+            if (res < 0) {
+                res = callback_failed(res, "defer");
+            }
+            else if (PyErr_Occurred()) {
+                _PyErr_FormatFromCause(PyExc_SystemError,
+                                       "awaitable defer callback returned "
+                                       "%d with an exception set", res);
+                res = -1;
+            }
+            else {
+                res = 0;
+            }
             break;
         case STEP_START:
             res = await_start(aw, &rec, cancels);

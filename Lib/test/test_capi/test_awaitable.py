@@ -1010,6 +1010,23 @@ class DeferAwaitTests(unittest.TestCase):
         with self.assertRaises(SystemError):
             run(aw)
 
+    def test_success_with_exception(self):
+        # Returning 0 with an exception set raises SystemError, caused by
+        # that exception, as for the other callbacks; the steps after it
+        # do not run.
+        aw = new()
+        log = []
+        _testcapi.awaitable_defer_await(
+            aw, slot(aw, lambda aw: (0, KeyError('k'))))
+        _testcapi.awaitable_defer_await(
+            aw, slot(aw, lambda aw: log.append('next') or 0))
+        with self.assertRaisesRegex(
+                SystemError, '^awaitable defer callback returned 0 with an '
+                             'exception set$') as cm:
+            run(aw)
+        self.assertIsInstance(cm.exception.__cause__, KeyError)
+        self.assertEqual(log, [])
+
     def test_null_callback(self):
         aw = new()
         with self.assertRaises(ValueError):

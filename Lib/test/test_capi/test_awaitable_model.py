@@ -95,7 +95,7 @@ def settings(f):
 RESULT_CODES = (0, -1, -2, 'raise', '-1-noexc', '0-exc')
 # '-1-exc': -1 with an exception set (discarded); '-2-noexc': -2 without.
 ERROR_CODES = (0, -1, -2, '-1-exc', '-2-noexc', '0-exc')
-DEFER_CODES = (0, 'raise', '-1-noexc')
+DEFER_CODES = (0, 'raise', '-1-noexc', '0-exc')
 # What __anext__() returns once the items are exhausted.
 STOP = (0, ('stop',), 'propagate', None)
 SEND = ('send', None)
@@ -191,7 +191,8 @@ def normalize_step(step, counter):
                     body=normalize_body(body, counter))
     if step[0] == 'defer':
         _, code, body = step
-        code = {'raise': 'raise', '-1-noexc': '-1-noexc'}.get(code, 0)
+        code = {'raise': 'raise', '-1-noexc': '-1-noexc',
+                '0-exc': '0-exc'}.get(code, 0)
         step = ('await', (0, ('return', None), 'propagate', None),
                 (code, body), None)
     _, inner, on_result, on_error = step
@@ -400,6 +401,8 @@ class RealWorld:
             raise Boom(step.sid, 'defer')
         if step.code == '-1-noexc':
             return -1
+        if step.code == '0-exc':
+            return (0, Boom(step.sid, 'defer'))
         return 0
 
     def act(self, action):
@@ -704,6 +707,8 @@ class Model:
             return Boom(step.sid, 'defer')
         if step.code == '-1-noexc':
             return model_exc(SystemError())
+        if step.code == '0-exc':
+            return model_exc(SystemError(), Boom(step.sid, 'defer'))
         return None
 
     def start(self, rec):
@@ -1094,6 +1099,7 @@ class ModelTests(unittest.TestCase):
              driver=[SEND, ('throw',)], drain=True)
     # Deferred steps and their failures; start failures.
     @example(program=[DEFER('raise'), AWAIT(0)], driver=[], drain=True)
+    @example(program=[DEFER('0-exc'), AWAIT(0)], driver=[], drain=True)
     @example(program=[RETURN(1, ('return', 'r')),
                       AWAIT(0, on_result=(0, []))], driver=[], drain=True)
     @example(program=[AWAIT(0, on_result=(0, [('set_result', 'x')])),
