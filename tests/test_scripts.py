@@ -597,16 +597,20 @@ def test_warning_signatures(tmp_path):
 def sanitizer_check_with(monkeypatch, tmp_path, patched, unpatched,
                          upstream_built=True):
     """check_sanitizers with fake regrtest runs: patched and unpatched map
-    the failing test names to the reports (TSan report texts) they write."""
+    the failing test names to the reports (TSan report texts) they write
+    (unpatched: or a list of such maps, one per run there)."""
     test = load_script("test")
     runs = []
 
     def fake_run(python, variant, src, reports, names, jobs, label):
-        baseline = label.endswith("upstream")
+        baseline = "upstream" in label
         runs.append((label, tuple(names)))
         # The patched run runs whole packages (test_asyncio), the baseline
         # the failed test modules.
         failed = unpatched if baseline else patched
+        if baseline and isinstance(unpatched, list):
+            failed = unpatched[sum(label.startswith("tsan-upstream")
+                                   for label, _ in runs) - 1]
         if baseline:
             failed = {n: r for n, r in failed.items() if n in names}
         reports.mkdir(parents=True, exist_ok=True)
@@ -677,6 +681,27 @@ def test_sanitizer_verdict_against_the_unpatched_build(
         monkeypatch, tmp_path, {"test_asyncio.test_ssl": "garbled\n"},
         {"test_asyncio.test_ssl": race})
     assert not ok and "reports not seen unpatched: 1" in detail
+    # A test that passes unpatched is run there again, and fails there
+    # too if it does once: the environment's races show in some runs only
+    # (_testinternalcapi's test_lock_two_threads, at stop 28).  Only the
+    # tests that passed run again.
+    lock = race.replace("sock_close", "test_lock_two_threads")
+    (name, ok, detail), runs = sanitizer_check_with(
+        monkeypatch, tmp_path,
+        {"test_asyncio.test_ssl": race, "test_a": lock},
+        [{"test_asyncio.test_ssl": race}, {}, {"test_a": lock}])
+    assert ok, detail
+    assert [r for r in runs if r[0] != "tsan"] == [
+        ("tsan-upstream", ("test_a", "test_asyncio.test_ssl")),
+        ("tsan-upstream-2", ("test_a",)),
+        ("tsan-upstream-3", ("test_a",))]
+    assert "3 runs: of the 2 failed tests, test_a test_asyncio.test_ssl " \
+           "fail there too" in detail
+    # Three runs at most.
+    (name, ok, detail), runs = sanitizer_check_with(
+        monkeypatch, tmp_path, {"test_a": lock}, [{}, {}, {}, {"test_a": lock}])
+    assert not ok and "new failures: test_a" in detail
+    assert len(runs) == 4
     # A test that passes unpatched is a new failure.
     (name, ok, detail), runs = sanitizer_check_with(
         monkeypatch, tmp_path, {"test_a": race}, {})
