@@ -1042,20 +1042,46 @@ def test_full_runs_pin_their_workers_to_one_cpu(monkeypatch):
         ns(quick=False, processes=None, affinity=None))
 
 
-def test_regression_case_selects_cases_and_benchmarks():
+def test_case_selects_cases_and_benchmarks():
     bench = load_script("bench")
     ns = argparse.Namespace
-    cases, names = bench.regression_selection(ns(cases=None))
+    cases, names = bench.selection(ns(cases=None, regression=True))
     assert cases == bench.REGRESSION_CASES
     assert names == list(bench.PYPERFORMANCE)
-    assert bench.regression_selection(ns(cases=["C calls"])) == (
+    assert bench.selection(ns(cases=["C calls"], regression=True)) == (
         ["C calls Python"], [])
-    cases, names = bench.regression_selection(ns(cases=["tree_tg",
-                                                        "eager_tg", "done"]))
+    cases, names = bench.selection(ns(cases=["tree_tg", "eager_tg", "done"],
+                                      regression=True))
     assert cases == ["done future"]
     assert names == ["async_tree_tg", "async_tree_eager_tg"]
-    with pytest.raises(bench.Error, match="matches no case"):
-        bench.regression_selection(ns(cases=["no such case"]))
+    assert bench.selection(ns(cases=None, regression=False)) == (
+        bench.MAIN_CASES, [])
+    assert bench.selection(ns(cases=["const/M", "sync C"],
+                              regression=False)) == (
+        ["sync C call", "const/METH_ASYNC"], [])
+    # A text that matches nothing names the cases of the mode asked for.
+    with pytest.raises(bench.Error, match="'constant' matches no case; "
+                       "the cases are: sync C call, empty loop") as exc:
+        bench.selection(ns(cases=["constant"], regression=False))
+    assert "const/async def" in str(exc.value)
+    assert "async_tree" not in str(exc.value)
+    with pytest.raises(bench.Error, match="matches no case") as exc:
+        bench.selection(ns(cases=["no such case"], regression=True))
+    assert "C calls Python" in str(exc.value)
+    assert "async_tree_eager_tg" in str(exc.value)
+
+
+def test_case_matching_nothing_fails_before_building(tmp_path, monkeypatch,
+                                                     capsys):
+    bench = load_script("bench")
+    monkeypatch.setattr(bench, "LOGS", tmp_path / "logs")
+    monkeypatch.setattr(bench, "build_python", lambda *a: pytest.fail(
+        "built an interpreter for a --case that matches nothing"))
+    monkeypatch.setattr(sys, "argv", ["bench", "--case", "constant"])
+    assert bench.main() == 1
+    out, err = capsys.readouterr()
+    assert "matches no case; the cases are:" in err
+    assert out.splitlines()[-1] == "bench: 0 passed, 1 failed"
 
 
 def test_partial_runs_never_replace_the_committed_reports(tmp_path,
