@@ -1004,7 +1004,10 @@ awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
             handled = handled_exception(aw);
         }
         else if (exc != NULL) {
+            /* The body of a call thrown into before it started never
+               runs, as the frame of such a coroutine never does. */
             step = STEP_THROWN;
+            take_pending_call(aw, &call);
         }
         else if (aw->aw_body != NULL) {
             step = STEP_BODY;
@@ -1075,6 +1078,7 @@ awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
             break;
         }
         case STEP_THROWN:
+            release_call_args(call.args, call.arg, call.kwnames_or_arg2);
             PyErr_SetRaisedException(Py_NewRef(exc));
             thrown = exc;
             exc = NULL;
@@ -1548,6 +1552,7 @@ awaitable_close(PyObject *self, PyObject *Py_UNUSED(ignored))
     PyAwaitableObject *aw = _PyAwaitable_CAST(self);
     int res = 0;
     PyObject *inner = NULL;
+    pending_call call;
 
     Py_BEGIN_CRITICAL_SECTION(aw);
     if (aw->aw_running) {
@@ -1559,6 +1564,9 @@ awaitable_close(PyObject *self, PyObject *Py_UNUSED(ignored))
         FT_ATOMIC_STORE_UINT8_RELAXED(aw->aw_running, 1);
         inner = aw->aw_inner;
         aw->aw_inner = NULL;
+        /* A body that never ran never will: its arguments go now, as
+           the frame of a coroutine closed before it started. */
+        take_pending_call(aw, &call);
     }
     else {
         res = 1;
@@ -1567,6 +1575,7 @@ awaitable_close(PyObject *self, PyObject *Py_UNUSED(ignored))
     if (res != 0) {
         return res < 0 ? NULL : Py_None;
     }
+    release_call_args(call.args, call.arg, call.kwnames_or_arg2);
 
     if (inner != NULL) {
         /* Close the await in progress as a coroutine closes the

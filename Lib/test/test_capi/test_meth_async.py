@@ -588,6 +588,41 @@ class BehaviourTests(unittest.TestCase):
         support.gc_collect()
         self.assertIsNone(ref())
 
+    def test_close_or_throw_before_start_releases_arguments(self):
+        # The body will never run: its arguments go at once, as those of a
+        # coroutine closed or thrown into before it started, however they
+        # are kept.
+        class Sub(_testcapi.AsyncMethods):
+            pass
+        class Arg:
+            pass
+        obj = _testcapi.AsyncMethods()
+        calls = {
+            'one argument': _testcapi.async_o,
+            'self': lambda a: a.o(1),
+            'method argument': obj.o,
+            'second argument': lambda a: _testcapi.async_fastcall(1, a),
+            'three arguments': lambda a: _testcapi.async_fastcall(1, 2, a),
+            'keyword': lambda a: _testcapi.async_fastcall_keywords(x=a),
+            'varargs': lambda a: _testcapi.async_varargs(a),
+        }
+        for how in ('close', 'throw'):
+            for name, call in calls.items():
+                with self.subTest(how=how, call=name):
+                    arg = Sub() if name == 'self' else Arg()
+                    ref = weakref.ref(arg)
+                    aw = call(arg)
+                    del arg
+                    self.assertIsNotNone(ref())
+                    if how == 'close':
+                        aw.close()
+                    else:
+                        with self.assertRaises(ValueError):
+                            aw.throw(ValueError)
+                    self.assertIsNone(ref())
+                    with self.assertRaises(RuntimeError):
+                        aw.send(None)
+
     def test_cycle_through_arguments_is_collected(self):
         class Arg:
             pass
