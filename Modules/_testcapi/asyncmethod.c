@@ -603,6 +603,8 @@ static PyType_Spec async_type_spec = {
 
 static PyMethodDef new_function_defs[] = {
     {"new_o", _PyCFunction_CAST(async_o), METH_O | METH_ASYNC},
+    {"new_doc", _PyCFunction_CAST(async_noargs), METH_NOARGS | METH_ASYNC,
+     "doc of the definition"},
     {"new_method", _PyCFunction_CAST(async_method),
      METH_METHOD | METH_FASTCALL | METH_KEYWORDS | METH_ASYNC},
     {"bad_no_convention", _PyCFunction_CAST(async_o), METH_ASYNC},
@@ -738,6 +740,100 @@ rebind_function(PyObject *module, PyObject *args)
                          PyCFunction_GET_CLASS(func));
 }
 
+/* set_function_doc(func): what numpy's add_docstring() does, write the
+   doc string of func through m_ml, which shows a copy if func is async.
+   The string is static: add_docstring() keeps its own alive. */
+static PyObject *
+set_function_doc(PyObject *module, PyObject *func)
+{
+    if (!PyCFunction_Check(func)) {
+        PyErr_SetString(PyExc_TypeError, "a builtin function is required");
+        return NULL;
+    }
+    ((PyCFunctionObject *)func)->m_ml->ml_doc = "doc set through m_ml";
+    Py_RETURN_NONE;
+}
+
+/* await_now(aw): send None to aw once, which must finish it: its result
+   (a new reference), or NULL with an exception set. */
+static PyObject *
+await_now(PyObject *aw)
+{
+    PyObject *result;
+    if (aw == NULL) {
+        return NULL;
+    }
+    PySendResult status = PyIter_Send(aw, Py_None, &result);
+    Py_DECREF(aw);
+    if (status == PYGEN_NEXT) {
+        Py_DECREF(result);
+        PyErr_SetString(PyExc_AssertionError, "the await suspended");
+        return NULL;
+    }
+    return status == PYGEN_RETURN ? result : NULL;
+}
+
+/* redefine(): make function objects from one address that holds a
+   definition, then another, as code that allocates its definitions may
+   reuse the memory of one it freed.  Returns, as a tuple: the doc string
+   of the first function object, and of the second one, before and after
+   the second definition replaced the first; whether a third function
+   object made from the second definition shows what the second shows; and
+   the result of awaiting the second with the argument 7.  The function
+   objects are released before the definition goes. */
+static PyObject *
+redefine(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    PyMethodDef def = {"reused", _PyCFunction_CAST(async_noargs),
+                       METH_NOARGS | METH_ASYNC, "first definition"};
+    PyObject *first = NULL, *second = NULL, *third = NULL;
+    PyObject *docs[3] = {NULL, NULL, NULL};
+    PyObject *result = NULL, *res = NULL;
+    first = PyCFunction_New(&def, NULL);
+    if (first == NULL) {
+        goto error;
+    }
+    docs[0] = PyObject_GetAttrString(first, "__doc__");
+    if (docs[0] == NULL) {
+        goto error;
+    }
+    def = (PyMethodDef){"reused", _PyCFunction_CAST(async_o),
+                        METH_O | METH_ASYNC, "second definition"};
+    second = PyCFunction_New(&def, NULL);
+    third = PyCFunction_New(&def, NULL);
+    if (second == NULL || third == NULL) {
+        goto error;
+    }
+    docs[1] = PyObject_GetAttrString(first, "__doc__");
+    docs[2] = PyObject_GetAttrString(second, "__doc__");
+    if (docs[1] == NULL || docs[2] == NULL) {
+        goto error;
+    }
+    PyObject *seven = PyLong_FromLong(7);
+    if (seven == NULL) {
+        goto error;
+    }
+    result = await_now(PyObject_CallOneArg(second, seven));
+    Py_DECREF(seven);
+    if (result == NULL) {
+        goto error;
+    }
+    res = Py_BuildValue(
+        "OOOOO", docs[0], docs[1], docs[2],
+        ((PyCFunctionObject *)second)->m_ml
+            == ((PyCFunctionObject *)third)->m_ml ? Py_True : Py_False,
+        result);
+error:
+    Py_XDECREF(first);
+    Py_XDECREF(second);
+    Py_XDECREF(third);
+    for (size_t i = 0; i < Py_ARRAY_LENGTH(docs); i++) {
+        Py_XDECREF(docs[i]);
+    }
+    Py_XDECREF(result);
+    return res;
+}
+
 static PyMethodDef test_methods[] = {
     {"new_async_function", new_async_function, METH_VARARGS},
     {"new_type_with_method", new_type_with_method, METH_O},
@@ -745,6 +841,8 @@ static PyMethodDef test_methods[] = {
     {"function_flags", function_flags, METH_O},
     {"function_def_id", function_def_id, METH_O},
     {"rebind_function", rebind_function, METH_VARARGS},
+    {"set_function_doc", set_function_doc, METH_O},
+    {"redefine", redefine, METH_NOARGS},
     {NULL},
 };
 

@@ -976,6 +976,24 @@ class FlagTests(unittest.TestCase):
         with self.assertRaisesRegex(TypeError, 'exactly one argument'):
             f()
 
+    def test_definition_at_a_reused_address(self):
+        # A definition made where another was freed gets a copy of its
+        # own; function objects of the first keep theirs.
+        self.assertEqual(_testcapi.redefine(),
+                         ('first definition', 'first definition',
+                          'second definition', True, ('o', None, 7)))
+
+    def test_doc_set_through_function_object(self):
+        # numpy's add_docstring() sets the doc string of a builtin through
+        # m_ml, which writes the copy: the definition still matches it.
+        f = _testcapi.new_async_function('new_doc', None, None)
+        _testcapi.set_function_doc(f)
+        g = _testcapi.new_async_function('new_doc', None, None)
+        self.assertEqual(_testcapi.function_def_id(g),
+                         _testcapi.function_def_id(f))
+        self.assertEqual(g.__doc__, 'doc set through m_ml')
+        self.assertEqual(run_await(g()), ('noargs', None))
+
     def test_specialization_does_not_call_body(self):
         # Warm up the adaptive interpreter on the call sites: the
         # specialized CALL instructions must not bypass METH_ASYNC.
