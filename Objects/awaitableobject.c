@@ -126,6 +126,23 @@ queue_reserve(PyAwaitableObject *aw)
     return 0;
 }
 
+#define FINISHED_MESSAGE "cannot add a step to a finished awaitable"
+
+/* Refuse a step for a finished awaitable before anything is called for it
+   (__aenter__(), __aiter__()).  Queueing it checks again: the awaitable
+   may finish meanwhile. */
+static int
+check_unfinished(PyObject *awaitable)
+{
+    if (FT_ATOMIC_LOAD_UINT8(_PyAwaitable_CAST(awaitable)->aw_state)
+        == AW_FINISHED)
+    {
+        PyErr_SetString(PyExc_RuntimeError, FINISHED_MESSAGE);
+        return -1;
+    }
+    return 0;
+}
+
 /* Queue a record; the queue takes over its references, even on failure
    (they are released then).  If cancels is not -1, the record is queued
    only if the awaitable was not cancelled since aw_cancels was cancels
@@ -145,8 +162,7 @@ queue_push_unless_cancelled(PyAwaitableObject *aw, awaitable_record *rec,
     }
     else if (aw->aw_state == AW_FINISHED) {
         /* It would never run, silently. */
-        PyErr_SetString(PyExc_RuntimeError,
-                        "cannot add a step to a finished awaitable");
+        PyErr_SetString(PyExc_RuntimeError, FINISHED_MESSAGE);
         res = -1;
     }
     else {
@@ -191,16 +207,6 @@ queue_pop(PyAwaitableObject *aw, awaitable_record *rec)
     aw->aw_insert = aw->aw_head;
 }
 
-static void
-queue_drop(PyAwaitableObject *aw)
-{
-    while (aw->aw_head < aw->aw_count) {
-        awaitable_record rec;
-        queue_pop(aw, &rec);
-        record_clear(&rec);
-    }
-}
-
 /* Drop the records that the running callback queued, records[head:insert],
    as an exception in the body of `async with` skips the rest of the
    body. */
@@ -219,14 +225,52 @@ queue_drop_queued_by_callback(PyAwaitableObject *aw)
     Py_END_CRITICAL_SECTION();
 }
 
+/* The pending records of a queue, taken out whole by queue_take() (in a
+   critical section) and released by taken_release() once the awaitable is
+   consistent again (out of it): releasing them may run arbitrary code,
+   which may send to the awaitable or queue steps anew, which are kept. */
+typedef struct {
+    awaitable_record *records;      // the queue's heap storage, or inline
+    int head;
+    int count;
+    awaitable_record inline_records[AW_INLINE_RECORDS];
+} taken_records;
+
 static inline void
-queue_clear(PyAwaitableObject *aw)
+queue_take(PyAwaitableObject *aw, taken_records *taken)
 {
-    if (aw->aw_head < aw->aw_count) {
-        queue_drop(aw);
+    taken->records = taken->inline_records;
+    taken->head = taken->count = 0;
+    if (aw->aw_head == aw->aw_count) {
+        /* Nothing pending: the storage stays. */
+    }
+    else if (aw->aw_records == aw->aw_inline_records) {
+        taken->count = aw->aw_count - aw->aw_head;
+        memcpy(taken->inline_records, aw->aw_records + aw->aw_head,
+               taken->count * sizeof(awaitable_record));
+    }
+    else {
+        /* The heap storage goes with the records; the queue starts again
+           inline. */
+        taken->records = aw->aw_records;
+        taken->head = aw->aw_head;
+        taken->count = aw->aw_count;
+        aw->aw_records = aw->aw_inline_records;
+        aw->aw_capacity = AW_INLINE_RECORDS;
     }
     aw->aw_head = aw->aw_count = 0;
     aw->aw_insert = -1;
+}
+
+static void
+taken_release(taken_records *taken)
+{
+    for (int i = taken->head; i < taken->count; i++) {
+        record_clear(&taken->records[i]);
+    }
+    if (taken->records != taken->inline_records) {
+        PyMem_Free(taken->records);
+    }
 }
 
 
@@ -243,8 +287,38 @@ callback_failed(int res, const char *what)
     return -1;
 }
 
-/* Run an error callback on the pending exception.  Return 0 if it handled
-   the exception, -1 with an exception set otherwise. */
+/* Make exc the exception being handled, which sys.exception() returns,
+   until handling_end(): as the except block that `async with` runs
+   __aexit__ in, while __aexit__ handles the body's exception (its call,
+   its await and the truth test of its result).  *item, on the C stack, is
+   pushed on the thread's stack of handled exceptions, as a coroutine
+   pushes its own (gen_send_ex2()).  Code that runs meanwhile may swap
+   item->exc_value for another reference (PUSH_EXC_INFO, POP_EXCEPT,
+   PyErr_SetHandledException()): handling_end() releases what is there. */
+static inline void
+handling_begin(PyThreadState *tstate, _PyErr_StackItem *item, PyObject *exc)
+{
+    item->exc_value = Py_NewRef(exc);
+    item->previous_item = tstate->exc_info;
+    tstate->exc_info = item;
+}
+
+static inline void
+handling_end(PyThreadState *tstate, _PyErr_StackItem *item)
+{
+    assert(tstate->exc_info == item);
+    tstate->exc_info = item->previous_item;
+    item->previous_item = NULL;
+    Py_CLEAR(item->exc_value);
+}
+
+/* Run an error callback on the pending exception, exc, as the except
+   block of its await: exc is the exception being handled meanwhile, which
+   sys.exception() returns, and an exception that the callback raises is
+   chained to it as one raised in an except block is (without making a
+   cycle), even one set with PyErr_SetRaisedException(), which chains
+   nothing.  Return 0 if it handled the exception, -1 with an exception
+   set otherwise. */
 static int
 call_error_callback(PyAwaitableObject *aw, PyAwaitable_Error err)
 {
@@ -252,30 +326,38 @@ call_error_callback(PyAwaitableObject *aw, PyAwaitable_Error err)
     if (err == NULL) {
         return -1;
     }
-    PyObject *exc = PyErr_GetRaisedException();
+    PyThreadState *tstate = _PyThreadState_GET();
+    _PyErr_StackItem item;
+    PyObject *exc = _PyErr_GetRaisedException(tstate);
+    handling_begin(tstate, &item, exc);
     int res = err((PyObject *)aw, exc);
-    if (res == 0) {
-        if (PyErr_Occurred()) {
+    if (res == -1) {
+        /* Re-raise the original, dropping whatever the callback set. */
+        _PyErr_Clear(tstate);
+    }
+    else if (_PyErr_Occurred(tstate)) {
+        PyObject *raised = _PyErr_GetRaisedException(tstate);
+        _PyErr_SetObject(tstate, (PyObject *)Py_TYPE(raised), raised);
+        Py_DECREF(raised);
+        if (res == 0) {
             /* Nothing is lost: the callback's exception, with the one it
                was given as its context, is the cause. */
-            _PyErr_ChainExceptions1(exc);
             _PyErr_FormatFromCause(PyExc_SystemError,
                                    "awaitable error callback returned 0 "
                                    "with an exception set");
-            return -1;
         }
-        Py_DECREF(exc);
-        return 0;
     }
+    else if (res != 0) {
+        callback_failed(res, "error");
+    }
+    int handled = (res == 0 && !_PyErr_Occurred(tstate));
+    handling_end(tstate, &item);
     if (res == -1) {
-        /* Re-raise the original, dropping whatever the callback set. */
-        PyErr_Clear();
-        PyErr_SetRaisedException(exc);
+        _PyErr_SetRaisedException(tstate, exc);
         return -1;
     }
-    callback_failed(res, "error");
-    _PyErr_ChainExceptions1(exc);
-    return -1;
+    Py_DECREF(exc);
+    return handled ? 0 : -1;
 }
 
 /* Call a result callback; 0 on success, -1 to go to the error callback,
@@ -349,31 +431,6 @@ with_exit_failed(PyObject *body_exc)
         }
     }
     PyErr_SetRaisedException(exc);
-}
-
-/* Make exc the exception being handled, which sys.exception() returns,
-   until handling_end(): as the except block that `async with` runs
-   __aexit__ in, while __aexit__ handles the body's exception (its call,
-   its await and the truth test of its result).  *item, on the C stack, is
-   pushed on the thread's stack of handled exceptions, as a coroutine
-   pushes its own (gen_send_ex2()).  Code that runs meanwhile may swap
-   item->exc_value for another reference (PUSH_EXC_INFO, POP_EXCEPT,
-   PyErr_SetHandledException()): handling_end() releases what is there. */
-static inline void
-handling_begin(PyThreadState *tstate, _PyErr_StackItem *item, PyObject *exc)
-{
-    item->exc_value = Py_NewRef(exc);
-    item->previous_item = tstate->exc_info;
-    tstate->exc_info = item;
-}
-
-static inline void
-handling_end(PyThreadState *tstate, _PyErr_StackItem *item)
-{
-    assert(tstate->exc_info == item);
-    tstate->exc_info = item->previous_item;
-    item->previous_item = NULL;
-    Py_CLEAR(item->exc_value);
 }
 
 /* The truth test of what the await of __aexit__ returned while it
@@ -472,6 +529,9 @@ record_complete(PyAwaitableObject *aw, awaitable_record *rec,
     if (res == 0) {
         return 0;
     }
+    /* The callback failed: what it queued does not run, as the rest of a
+       try block after an exception does not (-2 unwinds it anyway). */
+    queue_drop_queued_by_callback(aw);
     if (res == -1) {
         return call_error_callback(aw, rec->ar_error);
     }
@@ -1030,8 +1090,10 @@ awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
                  && is_own_iterator(aw->aw_records[aw->aw_head].ar_obj))
         {
             /* Start the await and send at once, as STEP_START and then
-               STEP_SEND would. */
+               STEP_SEND would: with None, whatever was sent for an await
+               that PyAwaitable_Cancel() dropped. */
             step = STEP_SEND;
+            arg = Py_None;
             inner = aw->aw_records[aw->aw_head].ar_obj;
             aw->aw_inner = Py_NewRef(inner);
             Py_INCREF(inner);
@@ -1219,11 +1281,12 @@ static void
 awaitable_leave(PyAwaitableObject *aw, int status)
 {
     PyObject *inner = NULL;
+    taken_records taken;
     Py_BEGIN_CRITICAL_SECTION(aw);
     if (status == PYGEN_ERROR) {
         /* Whatever remains is dropped now, not at deallocation, so that
            cycles through it go away early. */
-        queue_clear(aw);
+        queue_take(aw, &taken);
         inner = aw->aw_inner;
         aw->aw_inner = NULL;
         aw->aw_orphan = 0;
@@ -1236,6 +1299,9 @@ awaitable_leave(PyAwaitableObject *aw, int status)
     FT_ATOMIC_STORE_UINT8_RELAXED(aw->aw_running, 0);
     aw->aw_driver = NULL;
     Py_END_CRITICAL_SECTION();
+    if (status == PYGEN_ERROR) {
+        taken_release(&taken);
+    }
     Py_XDECREF(inner);
 }
 
@@ -1493,6 +1559,11 @@ awaitable_throw(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         else if (val == NULL || val == Py_None) {
             exc = PyObject_CallNoArgs(typ);
         }
+        else if (PyTuple_Check(val)) {
+            /* The arguments, as the exception is normalized for a
+               coroutine (PyErr_NormalizeException()). */
+            exc = PyObject_Call(typ, val, NULL);
+        }
         else {
             exc = PyObject_CallOneArg(typ, val);
         }
@@ -1595,10 +1666,12 @@ awaitable_close(PyObject *self, PyObject *Py_UNUSED(ignored))
         }
         Py_DECREF(inner);
     }
+    taken_records taken;
     Py_BEGIN_CRITICAL_SECTION(aw);
-    queue_clear(aw);
+    queue_take(aw, &taken);
     FT_ATOMIC_STORE_UINT8_RELAXED(aw->aw_running, 0);
     Py_END_CRITICAL_SECTION();
+    taken_release(&taken);
     return res < 0 ? NULL : Py_None;
 }
 
@@ -1677,7 +1750,9 @@ awaitable_clear_refs(PyAwaitableObject *aw, int holds_more)
         Py_CLEAR(aw->aw_result);
         Py_CLEAR(aw->aw_inner);
         clear_pending_call(aw);
-        queue_clear(aw);
+        taken_records taken;
+        queue_take(aw, &taken);
+        taken_release(&taken);
         if (aw->aw_nvalues > 0) {
             values_clear(aw);
         }
@@ -2398,17 +2473,21 @@ PyAwaitable_Cancel(PyObject *awaitable)
        progress; the awaitable then finishes with its result, and is not
        reported as "never awaited" (an error path may cancel and drop it).
        The body of a METH_ASYNC call that has not started never runs.
-       The inner awaitable is released last, once the state is consistent:
-       releasing it may run arbitrary code. */
+       What is dropped is released once the state is consistent: releasing
+       it may run arbitrary code. */
     PyObject *inner;
+    pending_call call;
+    taken_records taken;
     Py_BEGIN_CRITICAL_SECTION(aw);
     FT_ATOMIC_STORE_UINT32_RELAXED(aw->aw_cancels, aw->aw_cancels + 1);
     aw->aw_orphan = 0;
-    clear_pending_call(aw);
+    take_pending_call(aw, &call);
     inner = aw->aw_inner;
     aw->aw_inner = NULL;
-    queue_clear(aw);
+    queue_take(aw, &taken);
     Py_END_CRITICAL_SECTION();
+    release_call_args(call.args, call.arg, call.kwnames_or_arg2);
+    taken_release(&taken);
     Py_XDECREF(inner);
     PyErr_SetRaisedException(exc);
 }
@@ -2422,6 +2501,9 @@ PyAwaitable_AsyncWith(PyObject *awaitable, PyObject *ctx,
     if (ctx == NULL) {
         PyErr_SetString(PyExc_ValueError,
                         "PyAwaitable_AsyncWith() got NULL");
+        return -1;
+    }
+    if (check_unfinished(awaitable) < 0) {
         return -1;
     }
     PyObject *name_enter = NULL, *name_exit = NULL;
@@ -2493,6 +2575,9 @@ PyAwaitable_AsyncFor(PyObject *awaitable, PyObject *iterable,
     if (iterable == NULL) {
         PyErr_SetString(PyExc_ValueError,
                         "PyAwaitable_AsyncFor() got NULL");
+        return -1;
+    }
+    if (check_unfinished(awaitable) < 0) {
         return -1;
     }
     PyAsyncMethods *am = Py_TYPE(iterable)->tp_as_async;

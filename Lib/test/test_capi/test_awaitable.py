@@ -840,6 +840,80 @@ class CallbackCodeTests(unittest.TestCase):
         log, exc = self.run_codes(0, (-2, None), raise_in=OSError('x'))
         self.assertIsInstance(exc, SystemError)
 
+    def test_error_callback_is_the_except_block(self):
+        # While an error callback runs, the exception it was given is the
+        # one being handled, as in the except block of an `async def`.
+        aw = new()
+        seen = []
+        err = OSError('x')
+        def on_error(aw, exc):
+            seen.append(sys.exception())
+            try:
+                raise KeyError('in the callback')
+            except KeyError as e:
+                seen.append(e.__context__)
+            return 0
+        add_await(aw, raising(err), None, on_error)
+        self.assertIsNone(sys.exception())
+        run(aw)
+        self.assertEqual(seen, [err, err])
+        self.assertIsNone(sys.exception())
+
+    def test_error_raise_chains_as_raise_in_except(self):
+        # What an error callback raises is chained to what it was given as
+        # `raise` in an except block chains it, without making a cycle.
+        async def chained():
+            try:
+                raise ValueError('first')
+            except ValueError:
+                raise KeyError('second')
+        for which in ('given', 'its context'):
+            def raise_in_except():
+                # The same in an `async def`, for reference.
+                async def coro():
+                    try:
+                        await chained()
+                    except KeyError as exc:
+                        raise exc if which == 'given' else exc.__context__
+                try:
+                    run(coro())
+                except BaseException as exc:
+                    return exc
+            def on_error(aw, exc):
+                return (-2, exc if which == 'given' else exc.__context__)
+            aw = new()
+            add_await(aw, chained(), None, on_error)
+            with self.subTest(which=which):
+                with self.assertRaises(Exception) as cm:
+                    run(aw)
+                expected = raise_in_except()
+                got = cm.exception
+                self.assertIs(type(got), type(expected))
+                chain = []
+                while got is not None and len(chain) < 5:
+                    chain.append(type(got))
+                    got = got.__context__
+                expected_chain = []
+                while expected is not None and len(expected_chain) < 5:
+                    expected_chain.append(type(expected))
+                    expected = expected.__context__
+                self.assertEqual(chain, expected_chain)
+
+    def test_result_error_drops_what_the_callback_queued(self):
+        # A result callback that fails skips the steps it queued, as the
+        # rest of a try block is, even when its error callback handles the
+        # exception.
+        aw = new()
+        log = []
+        def on_result(aw, r):
+            add_await(aw, value('queued'), lambda aw, r: log.append(r) or 0)
+            return (-1, KeyError('k'))
+        add_await(aw, value(1), on_result,
+                  lambda aw, e: log.append(type(e)) or 0)
+        add_await(aw, value('next'), lambda aw, r: log.append(r) or 0)
+        self.assertEqual(run(aw), (None, []))
+        self.assertEqual(log, [KeyError, 'next'])
+
     def test_error_callback_receives_exception(self):
         aw = new()
         seen = []
@@ -1061,6 +1135,40 @@ class CancelTests(unittest.TestCase):
         with self.assertRaisesRegex(RuntimeError, 'finished awaitable'):
             add_await(aw, coro)
         coro.close()
+
+    def test_cancel_keeps_steps_queued_while_releasing(self):
+        # The dropped steps are released after the queue is emptied: a step
+        # that releasing one queues (from a finalizer) is kept, and runs.
+        aw = new()
+        log = []
+        class Queues:
+            def __await__(self):
+                yield from ()
+            def __del__(self):
+                log.append(add_await(aw, value('queued'),
+                                     lambda aw, r: log.append(r) or 0))
+        add_await(aw, Suspend())
+        add_await(aw, Queues())
+        self.assertEqual(aw.send(None), 'suspend0')
+        _testcapi.awaitable_cancel(aw)
+        self.assertEqual(log, [0])
+        self.assertEqual(run(aw), (None, []))
+        self.assertEqual(log, [0, 'queued'])
+
+    def test_await_after_cancel_starts_with_none(self):
+        # A send meant for an await that a cancel dropped does not go to
+        # the next await, which starts with None whatever it awaits.
+        for inner in (value('v'), Suspend(0, 'v')):
+            with self.subTest(inner=type(inner).__name__):
+                aw = new()
+                log = []
+                add_await(aw, Suspend())
+                self.assertEqual(aw.send(None), 'suspend0')
+                _testcapi.awaitable_cancel(aw)
+                add_await(aw, inner, lambda aw, r: log.append(r) or 0)
+                with self.assertRaises(StopIteration):
+                    aw.send('for the dropped await')
+                self.assertEqual(log, ['v'])
 
     def test_cancel_unawaited_does_not_warn(self):
         aw = new()
@@ -1490,6 +1598,20 @@ class AsyncWithTests(unittest.TestCase):
             run(aw)
         self.assertEqual(log, ['enter'])
 
+    def test_refused_when_finished_before_aenter(self):
+        log = []
+        class Calls:
+            def __aenter__(self):
+                log.append('__aenter__')
+                return Suspend(0)
+            def __aexit__(self, *exc_info):
+                return Suspend(0)
+        aw = new()
+        run(aw)
+        with self.assertRaisesRegex(RuntimeError, 'finished awaitable'):
+            _testcapi.awaitable_async_with(aw, Calls())
+        self.assertEqual(log, [])
+
     def test_not_a_context_manager(self):
         aw = new()
         with self.assertRaises(TypeError):
@@ -1555,6 +1677,34 @@ class AsyncForTests(unittest.TestCase):
         _testcapi.awaitable_async_for(aw, self.agen(3), item)
         with self.assertRaises(KeyError):
             run(aw)
+
+    def test_item_callback_error_drops_what_it_queued(self):
+        # The loop ends, and what the failing item callback queued (the
+        # rest of that item's body) does not run.
+        aw = new()
+        log = []
+        def item(aw, i):
+            add_await(aw, value(f'body {i}'),
+                      lambda aw, r: log.append(r) or 0)
+            return (-1, KeyError(i)) if i == 1 else 0
+        err = slot(aw, lambda aw, e: log.append(repr(e)) or 0)
+        _testcapi.awaitable_async_for(aw, self.agen(3), slot(aw, item), err)
+        run(aw)
+        self.assertEqual(log, ['body 0', 'KeyError(1)'])
+
+    def test_refused_when_finished_before_aiter(self):
+        log = []
+        class Iterable:
+            def __aiter__(self):
+                log.append('__aiter__')
+                return self
+            async def __anext__(self):
+                raise StopAsyncIteration
+        aw = new()
+        run(aw)
+        with self.assertRaisesRegex(RuntimeError, 'finished awaitable'):
+            _testcapi.awaitable_async_for(aw, Iterable())
+        self.assertEqual(log, [])
 
     def test_not_async_iterable(self):
         aw = new()
@@ -1776,6 +1926,16 @@ class ProtocolTests(unittest.TestCase):
         with self.assertWarns(DeprecationWarning):
             self.assertEqual(aw.throw(KeyError, KeyError('v'), None),
                              'suspend0')
+        # A tuple is the arguments, as for a coroutine.
+        errors = []
+        aw2 = new()
+        add_await(aw2, Suspend(), None,
+                  lambda aw, e: errors.append(e.args) or 0)
+        aw2.send(None)
+        with self.assertWarns(DeprecationWarning), \
+             self.assertRaises(StopIteration):
+            aw2.throw(KeyError, (1, 2))
+        self.assertEqual(errors, [(1, 2)])
         with self.assertRaises(TypeError):
             aw.throw(1)
         with self.assertRaises(TypeError), \

@@ -657,6 +657,8 @@ class Model:
             if status == 'error':
                 return self.error_callback(step, value)
             res, exc = self.result_callback(step, value)
+            if res != 0:
+                self.drop_queued_by_callback()
             if res == -1:
                 return self.error_callback(step, exc)
             return exc
@@ -670,9 +672,8 @@ class Model:
             # unless it returned -2).  Cancelling does not drop it: it is
             # queued after.
             res, exc = self.result_callback(step, value)
-            if res != 0 and self.insert is not None:
-                del self.queue_[:self.insert]
-                self.insert = 0
+            if res != 0:
+                self.drop_queued_by_callback()
             self.push(Record('exit', step, exc=exc, err=res != -2))
             return None
         if rec.kind == 'exit':
@@ -696,9 +697,19 @@ class Model:
             if self.cancels == cancels:
                 self.push(Record('next', step, iterator=rec.iterator))
             return None
+        # The item callback failed: the loop ends, and what it queued (the
+        # rest of the item's body) does not run.
+        self.drop_queued_by_callback()
         if res == -1:
             return self.error_callback(step, exc)
         return exc
+
+    def drop_queued_by_callback(self):
+        """A callback failed: drop what it queued, as the rest of a try
+        block after an exception."""
+        if self.insert is not None:
+            del self.queue_[:self.insert]
+            self.insert = 0
 
     def run_defer(self, step):
         self.log.append(('defer', step.sid))
