@@ -555,15 +555,23 @@ class Model:
         self.inner = None        # ModelInner of the head record
         self.result = None
         self.cancels = 0
+        # The exceptions being handled: an error callback runs as an
+        # except block, and what is raised in it gets the last as context.
+        self.handling = []
 
     # The C API
 
     def queue(self, step):
+        if step.kind in ('with', 'for') and self.state == 'finished':
+            # Refused before __aenter__() or __aiter__() is called.
+            return Failure(RuntimeError())
         if step.kind == 'with':
             # __aenter__() is called first, even if queueing then fails.
             self.log.append(('aenter', step.sid))
             if step.enter_call == 'raise':
-                return Failure(Boom(step.sid, 'aenter'))
+                return Failure(model_exc(
+                    Boom(step.sid, 'aenter'),
+                    self.handling[-1] if self.handling else None))
             rec = Record('enter', step)
         elif step.kind == 'for':
             self.log.append(('aiter', step.sid))
@@ -609,7 +617,11 @@ class Model:
             return exc
         self.log.append(('error_cb', step.sid, describe(exc)))
         code, body = step.on_error
-        self.do_body(body)
+        self.handling.append(exc)
+        try:
+            self.do_body(body)
+        finally:
+            self.handling.pop()
         if code == 0:
             return None
         if code in (-1, '-1-exc'):
@@ -1120,6 +1132,15 @@ class ModelTests(unittest.TestCase):
              driver=[SEND, SEND, ('cancel',)], drain=True)
     @example(program=[AWAIT(0, ('start-raise',), on_error=(0, [])),
                       DEFER('-1-noexc')], driver=[], drain=True)
+    # A failing result callback: what it queued does not run, even when
+    # the error callback handles the failure.
+    @example(program=[step for code in (-1, 'raise', '-1-noexc')
+                      for step in (AWAIT(0, on_result=(code, [('queue', AWAIT(
+                                       0, on_result=(0, [
+                                           ('set_result', 'queued')])))]),
+                                         on_error=(0, [])),
+                                   AWAIT(0, on_result=(0, [])))],
+             driver=[], drain=True)
     # Finished: adding a step, throwing, sending.
     @example(program=[], driver=[SEND, ('queue', DEFER()), ('throw',),
                                  ('set_result', 1), SEND], drain=True)
@@ -1193,6 +1214,24 @@ class ModelTests(unittest.TestCase):
     # An exception in a loop in the body of an async with.
     @example(program=[WITH(on_body=(0, [('queue', FOR(on_item=(-2, [])))]))],
              driver=[SEND, SEND, ('throw',)], drain=True)
+    # A failing item callback: what it queued does not run, and the loop
+    # ends, its error callback handling the failure.
+    @example(program=[step for code in (-1, 'raise', '-1-noexc')
+                      for step in (FOR(on_item=(code, [('queue', AWAIT(
+                                       0, on_result=(0, [
+                                           ('set_result', 'queued')])))]),
+                                       on_error=(0, [])),
+                                   AWAIT(0, on_result=(0, [])))],
+             driver=[], drain=True)
+    # __aenter__() raising when called in an error callback: its
+    # exception has the one handled as context.
+    @example(program=[AWAIT(0, ('raise',), on_error=(0, [
+                          ('queue', WITH(enter_call='raise'))]))],
+             driver=[], drain=True)
+    # Refused on a finished awaitable before __aenter__() or __aiter__()
+    # is called.
+    @example(program=[], driver=[SEND, ('queue', WITH()), ('queue', FOR())],
+             drain=True)
     def test_async_with_for(self, program, driver, drain):
         self.check(program, driver, drain)
 
