@@ -517,6 +517,7 @@ record_complete(PyAwaitableObject *aw, awaitable_record *rec,
                 .ar_cb = rec->ar_cb,
                 .ar_error = rec->ar_error,
                 .ar_kind = AWR_FOR_NEXT,
+                .ar_in_loop = 1,
             };
             res = queue_push_unless_cancelled(aw, &next, cancels);
         }
@@ -626,25 +627,39 @@ record_start_iter(awaitable_record *rec)
     return iter;
 }
 
+typedef enum {
+    UNWOUND_OUT,        // nothing catches the exception: the awaitable fails
+    UNWOUND_TO_EXIT,    // a pending __aexit__ got it
+    UNWOUND_TO_LOOP,    // a loop whose body it ends: its error callback next
+} unwind_result;
+
 /* An exception escaped every callback: drop records up to the next
-   pending __aexit__ and hand it the exception.  Returns 1 if one was
-   found (the exception is cleared), 0 if the awaitable must fail. */
-static int
-queue_unwind(PyAwaitableObject *aw)
+   pending __aexit__, which gets the exception (it is cleared), or up to
+   the next __anext__() of a loop whose body raised it, which is popped
+   into *loop: the loop ends, and its error callback is called next, as
+   the except clause of a try statement around the loop.  Called in a
+   critical section on aw. */
+static unwind_result
+queue_unwind(PyAwaitableObject *aw, awaitable_record *loop)
 {
     while (aw->aw_head < aw->aw_count) {
         awaitable_record *rec = &aw->aw_records[aw->aw_head];
         if (rec->ar_kind == AWR_WITH_EXIT && rec->ar_obj == NULL) {
             rec->ar_obj = PyErr_GetRaisedException();
             aw->aw_insert = -1;
-            return 1;
+            return UNWOUND_TO_EXIT;
+        }
+        if (rec->ar_kind == AWR_FOR_NEXT && rec->ar_in_loop) {
+            /* What the error callback queues goes right after it. */
+            queue_pop(aw, loop);
+            return UNWOUND_TO_LOOP;
         }
         awaitable_record dropped;
         queue_pop(aw, &dropped);
         record_clear(&dropped);
     }
     aw->aw_insert = -1;
-    return 0;
+    return UNWOUND_OUT;
 }
 
 static PySendResult
@@ -1183,19 +1198,31 @@ awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
 
         /* An exception escaped every callback. */
         assert(PyErr_Occurred());
-        int unwound;
-        Py_BEGIN_CRITICAL_SECTION(aw);
-        unwound = queue_unwind(aw);
-        if (!unwound) {
-            FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_FINISHED);
+        unwind_result unwound;
+        for (;;) {
+            awaitable_record loop;
+            Py_BEGIN_CRITICAL_SECTION(aw);
+            unwound = queue_unwind(aw, &loop);
+            if (unwound == UNWOUND_OUT) {
+                FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_FINISHED);
+            }
+            Py_END_CRITICAL_SECTION();
+            if (unwound != UNWOUND_TO_LOOP) {
+                break;
+            }
+            res = call_error_callback(aw, loop.ar_error);
+            callback_done(aw);
+            record_clear(&loop);
+            if (res == 0) {
+                break;      // handled: the loop ended, go on after it
+            }
         }
-        Py_END_CRITICAL_SECTION();
-        if (!unwound) {
+        if (unwound == UNWOUND_OUT) {
             stopiteration_error(thrown);
             *presult = NULL;
             return PYGEN_ERROR;
         }
-        thrown = NULL;   // __aexit__ handles it now
+        thrown = NULL;   // __aexit__ or a loop handles it now
     }
 }
 

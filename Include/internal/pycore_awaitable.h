@@ -51,6 +51,10 @@ typedef struct {
     } ar_cb;
     PyAwaitable_Error ar_error;
     _PyAwaitableRecordKind ar_kind;
+    /* AWR_FOR_NEXT after an item: the loop's body runs before it, and an
+       exception that a step of the body does not handle reaches
+       ar_error. */
+    int ar_in_loop;
 } _PyAwaitableRecord;
 
 typedef enum {

@@ -73,6 +73,14 @@ SLOT(4)
 SLOT(5)
 SLOT(6)
 SLOT(7)
+SLOT(8)
+SLOT(9)
+SLOT(10)
+SLOT(11)
+SLOT(12)
+SLOT(13)
+SLOT(14)
+SLOT(15)
 #undef SLOT
 
 /* -1 means NULL. */
@@ -82,6 +90,7 @@ get_slot(int slot, PyAwaitable_Callback *cb, PyAwaitable_Defer *defer)
     switch (slot) {
 #define CASE(N) case N: *cb = callback_##N; *defer = defer_##N; return 0;
     CASE(0) CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7)
+    CASE(8) CASE(9) CASE(10) CASE(11) CASE(12) CASE(13) CASE(14) CASE(15)
 #undef CASE
     case -1:
         *cb = NULL;

@@ -1678,6 +1678,72 @@ class AsyncForTests(unittest.TestCase):
         with self.assertRaises(KeyError):
             run(aw)
 
+    def test_body_error_reaches_error_callback(self):
+        # An exception raised by a step of the loop's body (what the item
+        # callback queued) that the step does not handle ends the loop and
+        # goes to its error callback, as if the loop were in a try
+        # statement; what the error callback queues runs next.
+        aw = new()
+        log = []
+        def item(aw, i):
+            add_await(aw, raising(KeyError(i)) if i == 1 else value(i),
+                      lambda aw, r: log.append(r) or 0)
+            return 0
+        def on_error(aw, exc):
+            log.append(('error', repr(exc), repr(sys.exception())))
+            add_await(aw, value('from error callback'),
+                      lambda aw, r: log.append(r) or 0)
+            return 0
+        _testcapi.awaitable_async_for(aw, self.agen(3), slot(aw, item),
+                                      slot(aw, on_error))
+        add_await(aw, value('after'), lambda aw, r: log.append(r) or 0)
+        run(aw)
+        self.assertEqual(log, [0, ('error', 'KeyError(1)', 'KeyError(1)'),
+                               'from error callback', 'after'])
+
+    def test_body_error_not_handled(self):
+        # Not handled, it goes on past the loop; without an error callback,
+        # likewise.
+        for on_error in (lambda aw, e: -1, None):
+            aw = new()
+            def item(aw, i):
+                add_await(aw, raising(KeyError(i)))
+                return 0
+            err = slot(aw, on_error) if on_error else -1
+            _testcapi.awaitable_async_for(aw, self.agen(3), slot(aw, item),
+                                          err)
+            add_await(aw, value('after'))
+            with self.assertRaises(KeyError):
+                run(aw)
+
+    def test_error_before_loop_not_caught(self):
+        # A step before the loop is outside it: its exception does not go
+        # to the loop's error callback.
+        aw = new()
+        log = []
+        add_await(aw, raising(KeyError('before')))
+        _testcapi.awaitable_async_for(
+            aw, self.agen(1), slot(aw, lambda aw, i: 0),
+            slot(aw, lambda aw, e: log.append(e) or 0))
+        with self.assertRaises(KeyError):
+            run(aw)
+        self.assertEqual(log, [])
+
+    def test_body_error_reaches_aexit_inside_the_body_first(self):
+        aw = new()
+        log = []
+        def item(aw, i):
+            body = slot(aw, lambda aw, v: add_await(aw, raising(KeyError(i)))
+                        or 0)
+            _testcapi.awaitable_async_with(aw, Manager(log, suppress=True),
+                                           body)
+            return 0
+        _testcapi.awaitable_async_for(
+            aw, self.agen(2), slot(aw, item),
+            slot(aw, lambda aw, e: log.append('loop error') or 0))
+        run(aw)
+        self.assertEqual(log, ['enter', ('exit', KeyError)] * 2)
+
     def test_item_callback_error_drops_what_it_queued(self):
         # The loop ends, and what the failing item callback queued (the
         # rest of that item's body) does not run.

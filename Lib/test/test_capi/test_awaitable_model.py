@@ -99,9 +99,14 @@ DEFER_CODES = (0, 'raise', '-1-noexc', '0-exc')
 # What __anext__() returns once the items are exhausted.
 STOP = (0, ('stop',), 'propagate', None)
 SEND = ('send', None)
-# The C helpers have callbacks for slots 0 to 7: 0 is the result
-# dispatcher, 1 the error dispatcher, 2 to 7 one per deferred step.
+# The C helpers have callbacks for slots 0 to 15: 0 is the result
+# dispatcher, 1 the error dispatcher, 2 to 7 one per deferred step, 8 to
+# 15 the error callback of one 'for' step each (an exception of the loop's
+# body reaches it after the steps of the body, whose callbacks the
+# dispatcher tells apart by the current step, ran theirs).
 MAX_DEFERS = 6
+MAX_LOOP_ERRORS = 8
+LOOP_SLOTS = 2 + MAX_DEFERS
 
 
 class Boom(Exception):
@@ -147,6 +152,7 @@ class Counter:
     def __init__(self):
         self.sid = 0
         self.defers = 0
+        self.loop_errors = 0
 
 
 def normalize_body(body, counter):
@@ -178,6 +184,12 @@ def normalize_step(step, counter):
                     on_error=normalize_callback(on_error, counter))
     if step[0] == 'for':
         _, items, on_item, on_error = step
+        if on_error is not None:
+            # Past MAX_LOOP_ERRORS, no error callback.
+            if counter.loop_errors == MAX_LOOP_ERRORS:
+                on_error = None
+            else:
+                counter.loop_errors += 1
         return Step(sid, 'for', items=tuple(items),
                     on_result=normalize_callback(on_item, counter),
                     on_error=normalize_callback(on_error, counter))
@@ -309,10 +321,12 @@ class RealWorld:
         self.aw = _testcapi.awaitable_new()
         aw = self.aw
         _testcapi.awaitable_save_values(aw, self.on_result, self.on_error)
-        for _ in range(MAX_DEFERS):
+        for _ in range(MAX_DEFERS + MAX_LOOP_ERRORS):
             _testcapi.awaitable_save_values(aw, 0)   # placeholders
         self.next_defer_slot = 2
         self.defer_slots = {}    # sid -> slot: a step may be queued again
+        self.next_loop_slot = LOOP_SLOTS
+        self.loop_slots = {}     # sid -> slot of its error callback
 
     def queue(self, step):
         self.steps[step.sid] = step
@@ -330,6 +344,15 @@ class RealWorld:
             _testcapi.awaitable_async_with(
                 self.aw, RealManager(self, step), *slots)
         elif step.kind == 'for':
+            if step.on_error is not None:
+                slot = self.loop_slots.get(step.sid)
+                if slot is None:
+                    slot = self.loop_slots[step.sid] = self.next_loop_slot
+                    self.next_loop_slot += 1
+                    _testcapi.awaitable_set_value(
+                        self.aw, slot,
+                        lambda aw, exc: self.on_error(aw, exc, step))
+                slots = (slots[0], slot)
             _testcapi.awaitable_async_for(
                 self.aw, RealIterator(self, step), *slots)
         elif step.kind == 'return':
@@ -374,8 +397,9 @@ class RealWorld:
             return (0, Boom(sid, 'result_cb'))
         return 0
 
-    def on_error(self, aw, exc):
-        step = self.steps[self.current]
+    def on_error(self, aw, exc, step=None):
+        if step is None:
+            step = self.steps[self.current]
         self.log.append(('error_cb', step.sid, describe(exc)))
         if step.on_error is None:
             self.log.append(('unexpected error callback', step.sid))
@@ -533,7 +557,8 @@ class Record:
     """A record of the model's queue: an 'await' or 'defer' step, or the
     await of __aenter__() ('enter'), of __aexit__() ('exit') or of
     __anext__() ('next') of a 'with' or 'for' step."""
-    def __init__(self, kind, step, exc=None, err=True, iterator=None):
+    def __init__(self, kind, step, exc=None, err=True, iterator=None,
+                 in_loop=False):
         self.kind = kind
         self.step = step
         # 'exit': the exception for __aexit__ (None: a normal exit, which
@@ -542,8 +567,12 @@ class Record:
         self.exc = exc
         self.err = err
         # 'next': [index of the next __anext__() call], shared by the
-        # records of one loop.
+        # records of one loop; and whether it comes after an item, the
+        # loop's body running before it: an exception of the body that
+        # unwinds to it goes to the step's error callback, and ends the
+        # loop.
         self.iterator = iterator
+        self.in_loop = in_loop
 
 
 class Model:
@@ -707,7 +736,8 @@ class Model:
             # The next __anext__() after what the item callback queued,
             # unless it cancelled the awaitable: that ends the loop.
             if self.cancels == cancels:
-                self.push(Record('next', step, iterator=rec.iterator))
+                self.push(Record('next', step, iterator=rec.iterator,
+                                 in_loop=True))
             return None
         # The item callback failed: the loop ends, and what it queued (the
         # rest of the item's body) does not run.
@@ -818,13 +848,21 @@ class Model:
                     continue
             if error is not None:
                 # Unwind: drop the pending records up to the next pending
-                # __aexit__ (one without an exception yet), which gets it.
+                # __aexit__ (one without an exception yet), which gets it,
+                # or the next __anext__() of a loop whose body raised it,
+                # whose error callback gets it (the loop ends).
                 while self.queue_:
                     rec = self.queue_[0]
                     if rec.kind == 'exit' and rec.exc is None:
                         rec.exc = error
                         break
                     self.queue_.pop(0)
+                    if rec.kind == 'next' and rec.in_loop:
+                        self.insert = 0
+                        error = self.error_callback(rec.step, error)
+                        self.insert = None
+                        if error is None:
+                            break
                 else:
                     self.state = 'finished'
                     return ('raise', error)
@@ -1223,6 +1261,19 @@ class ModelTests(unittest.TestCase):
                                        on_error=(0, [])),
                                    AWAIT(0, on_result=(0, [])))],
              driver=[], drain=True)
+    # An exception of the loop's body ends the loop and goes to its error
+    # callback (handled, re-raised, or with none); one before the loop
+    # does not.
+    @example(program=[FOR(on_item=(0, [('queue', AWAIT(0, ('raise',)))]),
+                          on_error=(0, [('queue', AWAIT(0))])),
+                      AWAIT(0, on_result=(0, [('set_result', 'after')])),
+                      FOR(on_item=(0, [('queue', AWAIT(1, ('raise',)))]),
+                          on_error=(-1, []))],
+             driver=[], drain=True)
+    @example(program=[AWAIT(0, ('raise',)), FOR(on_error=(0, []))],
+             driver=[], drain=True)
+    @example(program=[FOR(on_item=(0, [('queue', AWAIT(2))]))],
+             driver=[SEND, SEND, SEND, ('throw',)], drain=True)
     # __aenter__() raising when called in an error callback: its
     # exception has the one handled as context.
     @example(program=[AWAIT(0, ('raise',), on_error=(0, [
