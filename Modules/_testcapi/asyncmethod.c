@@ -834,6 +834,51 @@ error:
     return res;
 }
 
+/* redefine_freed(): definitions allocated in blocks of the sizes that the
+   copy METH_ASYNC makes of one may take, each used for a function object
+   and freed; then another definition's function object, whose copy may
+   be made in the memory of one of them, which the table still has as a
+   key.  Returns the result of awaiting that function object with 7. */
+static PyObject *
+redefine_freed(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    const PyMethodDef freed = {"freed", _PyCFunction_CAST(async_noargs),
+                               METH_NOARGS | METH_ASYNC, NULL};
+    for (size_t size = 4 * sizeof(void *); size <= 32 * sizeof(void *);
+         size += sizeof(void *))
+    {
+        PyMethodDef *def = PyMem_RawMalloc(size);
+        if (def == NULL) {
+            return PyErr_NoMemory();
+        }
+        *def = freed;
+        PyObject *func = PyCFunction_New(def, NULL);
+        Py_XDECREF(func);
+        PyMem_RawFree(def);
+        if (func == NULL) {
+            return NULL;
+        }
+    }
+    PyMethodDef *def = PyMem_RawMalloc(sizeof(PyMethodDef));
+    if (def == NULL) {
+        return PyErr_NoMemory();
+    }
+    *def = (PyMethodDef){"other", _PyCFunction_CAST(async_o),
+                         METH_O | METH_ASYNC, NULL};
+    PyObject *result = NULL;
+    PyObject *func = PyCFunction_New(def, NULL);
+    if (func != NULL) {
+        PyObject *seven = PyLong_FromLong(7);
+        if (seven != NULL) {
+            result = await_now(PyObject_CallOneArg(func, seven));
+            Py_DECREF(seven);
+        }
+        Py_DECREF(func);
+    }
+    PyMem_RawFree(def);
+    return result;
+}
+
 static PyMethodDef test_methods[] = {
     {"new_async_function", new_async_function, METH_VARARGS},
     {"new_type_with_method", new_type_with_method, METH_O},
@@ -843,6 +888,7 @@ static PyMethodDef test_methods[] = {
     {"rebind_function", rebind_function, METH_VARARGS},
     {"set_function_doc", set_function_doc, METH_O},
     {"redefine", redefine, METH_NOARGS},
+    {"redefine_freed", redefine_freed, METH_NOARGS},
     {NULL},
 };
 

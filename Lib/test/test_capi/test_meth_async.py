@@ -983,6 +983,11 @@ class FlagTests(unittest.TestCase):
                          ('first definition', 'first definition',
                           'second definition', True, ('o', None, 7)))
 
+    def test_copy_at_the_address_of_a_freed_definition(self):
+        # The copy of a definition may be made where a definition that the
+        # table still has was freed (where the allocator reuses the block).
+        self.assertEqual(_testcapi.redefine_freed(), ('o', None, 7))
+
     def test_doc_set_through_function_object(self):
         # numpy's add_docstring() sets the doc string of a builtin through
         # m_ml, which writes the copy: the definition still matches it.
