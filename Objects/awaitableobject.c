@@ -312,6 +312,34 @@ handling_end(PyThreadState *tstate, _PyErr_StackItem *item)
     Py_CLEAR(item->exc_value);
 }
 
+/* Whether exc is in the __context__ chain of raised (raised itself
+   included).  A cycle of contexts (which only C code can make) ends the
+   walk (Floyd's cycle detection). */
+static int
+in_context_chain(PyObject *raised, PyObject *exc)
+{
+    PyObject *o = raised;
+    PyObject *slow = raised;
+    int step = 0;
+    while (o != NULL) {
+        if (o == exc) {
+            return 1;
+        }
+        PyObject *context = PyException_GetContext(o);
+        Py_XDECREF(context);     // kept alive by o
+        o = context;
+        if (step++ & 1) {
+            PyObject *next = PyException_GetContext(slow);
+            Py_XDECREF(next);
+            slow = next;
+        }
+        if (o != NULL && o == slow) {
+            return 0;
+        }
+    }
+    return 0;
+}
+
 /* Run an error callback on the pending exception, exc, as the except
    block of its await: exc is the exception being handled meanwhile, which
    sys.exception() returns, and an exception that the callback raises is
@@ -337,8 +365,15 @@ call_error_callback(PyAwaitableObject *aw, PyAwaitable_Error err)
     }
     else if (_PyErr_Occurred(tstate)) {
         PyObject *raised = _PyErr_GetRaisedException(tstate);
-        _PyErr_SetObject(tstate, (PyObject *)Py_TYPE(raised), raised);
-        Py_DECREF(raised);
+        if (in_context_chain(raised, exc)) {
+            /* Raised while exc was handled, and propagated so far: its
+               chain is whole already. */
+            _PyErr_SetRaisedException(tstate, raised);
+        }
+        else {
+            _PyErr_SetObject(tstate, (PyObject *)Py_TYPE(raised), raised);
+            Py_DECREF(raised);
+        }
         if (res == 0) {
             /* Nothing is lost: the callback's exception, with the one it
                was given as its context, is the cause. */

@@ -5,7 +5,9 @@
    callback number N calls the value at index N with the awaitable (and
    the result or exception).  The callable returns the callback's return
    code, or a (code, exception) pair to return a code with an exception
-   set; if it raises, the callback returns -1 with that exception set.
+   set (by PyErr_SetObject(), which chains it to the exception being
+   handled), or a (code, exception, anything) triple to set it as it is;
+   if it raises, the callback returns -1 with that exception set.
 
    None passed as the awaitable is NULL, so that the tests can check how
    every function handles a NULL awaitable. */
@@ -22,11 +24,20 @@ code_from_result(PyObject *res)
         return -1;
     }
     int code;
-    if (PyTuple_Check(res) && PyTuple_GET_SIZE(res) == 2) {
+    if (PyTuple_Check(res)
+        && (PyTuple_GET_SIZE(res) == 2 || PyTuple_GET_SIZE(res) == 3))
+    {
         code = PyLong_AsInt(PyTuple_GET_ITEM(res, 0));
         PyObject *exc = PyTuple_GET_ITEM(res, 1);
         if (!(code == -1 && PyErr_Occurred()) && exc != Py_None) {
-            PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+            if (PyTuple_GET_SIZE(res) == 3) {
+                /* As it is, as an exception propagated out of a call:
+                   PyErr_SetObject() would chain it to the one handled. */
+                PyErr_SetRaisedException(Py_NewRef(exc));
+            }
+            else {
+                PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+            }
         }
     }
     else {

@@ -899,6 +899,39 @@ class CallbackCodeTests(unittest.TestCase):
                     expected = expected.__context__
                 self.assertEqual(chain, expected_chain)
 
+    def test_error_raise_keeps_a_propagated_chain(self):
+        # An exception that propagated out of a call made by the error
+        # callback, set as it is, keeps its chain, which ends with the
+        # exception handled; one set without a context gets it.
+        def helper():
+            try:
+                {}['missing']
+            except KeyError:
+                raise ValueError('from helper')
+        def propagated(aw, exc):
+            try:
+                helper()
+            except ValueError as e:
+                return (-2, e, 'as it is')
+        def bare(aw, exc):
+            e = ValueError('bare')
+            e.__context__ = None
+            return (-2, e, 'as it is')
+        for on_error, expected in [
+                (propagated, [ValueError, KeyError, OSError]),
+                (bare, [ValueError, OSError])]:
+            with self.subTest(on_error=on_error.__name__):
+                aw = new()
+                add_await(aw, raising(OSError('first')), None, on_error)
+                with self.assertRaises(ValueError) as cm:
+                    run(aw)
+                chain = []
+                exc = cm.exception
+                while exc is not None and len(chain) < 5:
+                    chain.append(type(exc))
+                    exc = exc.__context__
+                self.assertEqual(chain, expected)
+
     def test_result_error_drops_what_the_callback_queued(self):
         # A result callback that fails skips the steps it queued, as the
         # rest of a try block is, even when its error callback handles the

@@ -194,7 +194,7 @@ class BadInputTests(unittest.TestCase):
     def test_bad_callback_slot_in_helper(self):
         aw = self.new()
         with self.assertRaises(ValueError):
-            _testcapi.awaitable_defer_await(aw, 8)
+            _testcapi.awaitable_defer_await(aw, 16)
 
     def test_wrong_indexes(self):
         aw = self.new()
