@@ -588,28 +588,36 @@ class BehaviourTests(unittest.TestCase):
         support.gc_collect()
         self.assertIsNone(ref())
 
-    def test_close_or_throw_before_start_releases_arguments(self):
-        # The body will never run: its arguments go at once, as those of a
-        # coroutine closed or thrown into before it started, however they
-        # are kept.
+    @staticmethod
+    def pending_calls():
+        """(name, argument type, call) for each way an awaitable keeps an
+        argument until the body runs: alone (one argument, a method's self
+        and its argument), second without a tuple, in a tuple, with a
+        keyword name, in the tuple of METH_VARARGS."""
         class Sub(_testcapi.AsyncMethods):
             pass
         class Arg:
             pass
         obj = _testcapi.AsyncMethods()
-        calls = {
-            'one argument': _testcapi.async_o,
-            'self': lambda a: a.o(1),
-            'method argument': obj.o,
-            'second argument': lambda a: _testcapi.async_fastcall(1, a),
-            'three arguments': lambda a: _testcapi.async_fastcall(1, 2, a),
-            'keyword': lambda a: _testcapi.async_fastcall_keywords(x=a),
-            'varargs': lambda a: _testcapi.async_varargs(a),
-        }
+        return [
+            ('one argument', Arg, _testcapi.async_o),
+            ('self', Sub, lambda a: a.o(1)),
+            ('method argument', Arg, obj.o),
+            ('second argument', Arg, lambda a: _testcapi.async_fastcall(1, a)),
+            ('three arguments', Arg,
+             lambda a: _testcapi.async_fastcall(1, 2, a)),
+            ('keyword', Arg, lambda a: _testcapi.async_fastcall_keywords(x=a)),
+            ('varargs', Arg, lambda a: _testcapi.async_varargs(a)),
+        ]
+
+    def test_close_or_throw_before_start_releases_arguments(self):
+        # The body will never run: its arguments go at once, as those of a
+        # coroutine closed or thrown into before it started, however they
+        # are kept.
         for how in ('close', 'throw'):
-            for name, call in calls.items():
+            for name, arg_type, call in self.pending_calls():
                 with self.subTest(how=how, call=name):
-                    arg = Sub() if name == 'self' else Arg()
+                    arg = arg_type()
                     ref = weakref.ref(arg)
                     aw = call(arg)
                     del arg
@@ -636,24 +644,10 @@ class BehaviourTests(unittest.TestCase):
 
     def test_cycle_through_pending_call_is_collected(self):
         # The arguments of a call whose body never ran are visited by the
-        # GC, however they are kept: one or two without a tuple (a method's
-        # self and its argument), more in a tuple, keywords with names.
-        class Sub(_testcapi.AsyncMethods):
-            pass
-        class Arg:
-            pass
-        obj = _testcapi.AsyncMethods()
-        calls = {
-            'one argument': _testcapi.async_o,
-            'self': lambda a: a.o(1),
-            'method argument': obj.o,
-            'second argument': lambda a: _testcapi.async_fastcall(1, a),
-            'three arguments': lambda a: _testcapi.async_fastcall(1, 2, a),
-            'keyword': lambda a: _testcapi.async_fastcall_keywords(x=a),
-        }
-        for name, call in calls.items():
+        # GC, however they are kept.
+        for name, arg_type, call in self.pending_calls():
             with self.subTest(name):
-                arg = Sub() if name == 'self' else Arg()
+                arg = arg_type()
                 arg.aw = call(arg)
                 ref = weakref.ref(arg)
                 del arg
