@@ -314,10 +314,15 @@ handling_end(PyThreadState *tstate, _PyErr_StackItem *item)
 
 /* Whether exc is in the __context__ chain of raised (raised itself
    included).  A cycle of contexts (which only C code can make) ends the
-   walk (Floyd's cycle detection). */
+   walk (Floyd's cycle detection).  raised may be anything that C code
+   set with PyErr_SetRaisedException(): not an exception, it has no
+   chain (and _PyErr_SetObject() then raises SystemError). */
 static int
 in_context_chain(PyObject *raised, PyObject *exc)
 {
+    if (!PyExceptionInstance_Check(raised)) {
+        return 0;
+    }
     PyObject *o = raised;
     PyObject *slow = raised;
     int step = 0;

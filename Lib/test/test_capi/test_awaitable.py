@@ -932,6 +932,14 @@ class CallbackCodeTests(unittest.TestCase):
                     exc = exc.__context__
                 self.assertEqual(chain, expected)
 
+    def test_error_raise_not_an_exception(self):
+        # C code may set anything with PyErr_SetRaisedException().
+        aw = new()
+        add_await(aw, raising(OSError('x')), None,
+                  lambda aw, e: (-2, 42, 'as it is'))
+        with self.assertRaisesRegex(SystemError, 'not a BaseException'):
+            run(aw)
+
     def test_result_error_drops_what_the_callback_queued(self):
         # A result callback that fails skips the steps it queued, as the
         # rest of a try block is, even when its error callback handles the
