@@ -209,20 +209,36 @@ queue_pop(PyAwaitableObject *aw, awaitable_record *rec)
 
 /* Drop the records that the running callback queued, records[head:insert],
    as an exception in the body of `async with` skips the rest of the
-   body. */
+   body.  One at a time, each released out of the critical section:
+   releasing one may run arbitrary code, which may queue steps anew (they
+   go after those still to drop, and are kept) or cancel the awaitable
+   (which drops the rest). */
 static void
 queue_drop_queued_by_callback(PyAwaitableObject *aw)
 {
+    int remaining;
     Py_BEGIN_CRITICAL_SECTION(aw);
-    while (aw->aw_insert > aw->aw_head) {
-        int at = --aw->aw_insert;
-        awaitable_record rec = aw->aw_records[at];
-        memmove(aw->aw_records + at, aw->aw_records + at + 1,
-                (aw->aw_count - at - 1) * sizeof(awaitable_record));
-        aw->aw_count--;
+    remaining = aw->aw_insert - aw->aw_head;
+    Py_END_CRITICAL_SECTION();
+    while (remaining-- > 0) {
+        awaitable_record rec;
+        int dropped = 0;
+        Py_BEGIN_CRITICAL_SECTION(aw);
+        if (aw->aw_insert > aw->aw_head) {
+            int at = aw->aw_head;
+            rec = aw->aw_records[at];
+            memmove(aw->aw_records + at, aw->aw_records + at + 1,
+                    (aw->aw_count - at - 1) * sizeof(awaitable_record));
+            aw->aw_count--;
+            aw->aw_insert--;
+            dropped = 1;
+        }
+        Py_END_CRITICAL_SECTION();
+        if (!dropped) {
+            break;
+        }
         record_clear(&rec);
     }
-    Py_END_CRITICAL_SECTION();
 }
 
 /* The pending records of a queue, taken out whole by queue_take() (in a
@@ -671,35 +687,37 @@ typedef enum {
     UNWOUND_OUT,        // nothing catches the exception: the awaitable fails
     UNWOUND_TO_EXIT,    // a pending __aexit__ got it
     UNWOUND_TO_LOOP,    // a loop whose body it ends: its error callback next
+    UNWOUND_DROPPED,    // a record skipped, to release: unwind on after it
 } unwind_result;
 
-/* An exception escaped every callback: drop records up to the next
-   pending __aexit__, which gets the exception (it is cleared), or up to
-   the next __anext__() of a loop whose body raised it, which is popped
-   into *loop: the loop ends, and its error callback is called next, as
-   the except clause of a try statement around the loop.  Called in a
-   critical section on aw. */
+/* One step of unwinding the queue after an exception escaped every
+   callback: the head record is a pending __aexit__, which gets the
+   exception (it is cleared), or the next __anext__() of a loop whose body
+   raised it, which is popped into *rec: the loop ends, and its error
+   callback is called next, as the except clause of a try statement around
+   the loop; or else it is popped into *rec, to be released by the caller
+   out of the critical section (releasing it may run arbitrary code, which
+   may queue steps: they go to the end, and are dropped too unless a
+   handler comes first).  Called in a critical section on aw. */
 static unwind_result
-queue_unwind(PyAwaitableObject *aw, awaitable_record *loop)
+queue_unwind(PyAwaitableObject *aw, awaitable_record *rec)
 {
-    while (aw->aw_head < aw->aw_count) {
-        awaitable_record *rec = &aw->aw_records[aw->aw_head];
-        if (rec->ar_kind == AWR_WITH_EXIT && rec->ar_obj == NULL) {
-            rec->ar_obj = PyErr_GetRaisedException();
-            aw->aw_insert = -1;
-            return UNWOUND_TO_EXIT;
-        }
-        if (rec->ar_kind == AWR_FOR_NEXT && rec->ar_in_loop) {
-            /* What the error callback queues goes right after it. */
-            queue_pop(aw, loop);
-            return UNWOUND_TO_LOOP;
-        }
-        awaitable_record dropped;
-        queue_pop(aw, &dropped);
-        record_clear(&dropped);
+    aw->aw_insert = -1;
+    if (aw->aw_head == aw->aw_count) {
+        return UNWOUND_OUT;
+    }
+    awaitable_record *head = &aw->aw_records[aw->aw_head];
+    if (head->ar_kind == AWR_WITH_EXIT && head->ar_obj == NULL) {
+        head->ar_obj = PyErr_GetRaisedException();
+        return UNWOUND_TO_EXIT;
+    }
+    queue_pop(aw, rec);
+    if (rec->ar_kind == AWR_FOR_NEXT && rec->ar_in_loop) {
+        /* What the error callback queues goes right after it. */
+        return UNWOUND_TO_LOOP;
     }
     aw->aw_insert = -1;
-    return UNWOUND_OUT;
+    return UNWOUND_DROPPED;
 }
 
 static PySendResult
@@ -1240,19 +1258,23 @@ awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
         assert(PyErr_Occurred());
         unwind_result unwound;
         for (;;) {
-            awaitable_record loop;
+            awaitable_record skipped;
             Py_BEGIN_CRITICAL_SECTION(aw);
-            unwound = queue_unwind(aw, &loop);
+            unwound = queue_unwind(aw, &skipped);
             if (unwound == UNWOUND_OUT) {
                 FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_FINISHED);
             }
             Py_END_CRITICAL_SECTION();
+            if (unwound == UNWOUND_DROPPED) {
+                record_clear(&skipped);
+                continue;
+            }
             if (unwound != UNWOUND_TO_LOOP) {
                 break;
             }
-            res = call_error_callback(aw, loop.ar_error);
+            res = call_error_callback(aw, skipped.ar_error);
             callback_done(aw);
-            record_clear(&loop);
+            record_clear(&skipped);
             if (res == 0) {
                 break;      // handled: the loop ended, go on after it
             }

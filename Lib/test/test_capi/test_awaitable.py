@@ -955,6 +955,27 @@ class CallbackCodeTests(unittest.TestCase):
         self.assertEqual(run(aw), (None, []))
         self.assertEqual(log, [KeyError, 'next'])
 
+    def test_dropping_queued_steps_keeps_what_releasing_them_queues(self):
+        # The steps a failing callback queued are released one at a time,
+        # out of the awaitable's critical section: a step that releasing
+        # one queues (from a finalizer) is not one of them, and runs.
+        aw = new()
+        log = []
+        class Queues:
+            def __await__(self):
+                log.append('dropped step ran')
+                yield from ()
+            def __del__(self):
+                log.append(add_await(aw, value('queued'),
+                                     lambda aw, r: log.append(r) or 0))
+        def on_result(aw, r):
+            add_await(aw, Queues())
+            return (-1, KeyError('k'))
+        add_await(aw, value(1), on_result,
+                  lambda aw, e: log.append(type(e)) or 0)
+        self.assertEqual(run(aw), (None, []))
+        self.assertEqual(log, [0, KeyError, 'queued'])
+
     def test_error_callback_receives_exception(self):
         aw = new()
         seen = []
@@ -1413,6 +1434,29 @@ class AsyncWithTests(unittest.TestCase):
         _testcapi.awaitable_async_with(aw, Manager(log), slot(aw, body))
         run(aw)
         self.assertEqual(log, ['enter', 'inner'])
+
+    def test_unwinding_keeps_what_releasing_skipped_steps_queues(self):
+        # The steps an exception skips are released one at a time, out of
+        # the awaitable's critical section: a step that releasing one
+        # queues (from a finalizer) goes after the pending __aexit__, and
+        # runs once it has suppressed the exception.
+        aw = new()
+        log = []
+        class Queues:
+            def __await__(self):
+                log.append('skipped step ran')
+                yield from ()
+            def __del__(self):
+                log.append(add_await(aw, value('queued'),
+                                     lambda aw, r: log.append(r) or 0))
+        def body(aw, res):
+            add_await(aw, raising(KeyError('step')))
+            add_await(aw, Queues())
+            return 0
+        _testcapi.awaitable_async_with(aw, Manager(log, suppress=True),
+                                       slot(aw, body))
+        self.assertEqual(run(aw), (None, ['suspend0', 'suspend0']))
+        self.assertEqual(log, ['enter', 0, ('exit', KeyError), 'queued'])
 
     def test_body_failure_reaches_aexit(self):
         for code in (-1, -2):
