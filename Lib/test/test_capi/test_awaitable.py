@@ -1435,6 +1435,35 @@ class AsyncWithTests(unittest.TestCase):
         run(aw)
         self.assertEqual(log, ['enter', 'inner'])
 
+    def test_cancel_in_aexit_drops_the_exception(self):
+        # Cancelled while __aexit__ handles the body's exception, from its
+        # call or from its await: the exception is dropped with the rest,
+        # as a return statement in a finally clause drops it, and the
+        # awaitable finishes with its result.
+        for when in ('call', 'await'):
+            with self.subTest(when=when):
+                aw = new()
+                log = []
+                class Cancels(Manager):
+                    def __aexit__(self, typ, exc, tb):
+                        log.append(('exit', typ))
+                        if when == 'call':
+                            _testcapi.awaitable_cancel(aw)
+                        return self.exit()
+                    async def exit(self):
+                        await Suspend()
+                        if when == 'await':
+                            _testcapi.awaitable_cancel(aw)
+                        log.append('exited')
+                        return False
+                body = slot(aw, lambda aw, res: (-1, KeyError('body')))
+                _testcapi.awaitable_async_with(aw, Cancels(log), body)
+                _testcapi.awaitable_set_result(aw, 'result')
+                self.assertEqual(run(aw),
+                                 ('result', ['suspend0', 'suspend0']))
+                self.assertEqual(log, ['enter', ('exit', KeyError),
+                                       'exited'])
+
     def test_unwinding_keeps_what_releasing_skipped_steps_queues(self):
         # The steps an exception skips are released one at a time, out of
         # the awaitable's critical section: a step that releasing one
