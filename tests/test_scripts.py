@@ -592,6 +592,44 @@ def test_warning_signatures(tmp_path):
     e = tmp_path / "e"
     e.write_text("    #0 main /s/Programs/python.c:15\n")
     assert test.warning_signatures(e) == []
+    # Inline helpers of the headers are skipped: the same access to a
+    # shared exception is reported through Py_INCREF() of one field on one
+    # run and through another helper on the next (stop 30).
+    f = tmp_path / "f"
+    f.write_text(TSAN_REPORT.format(pid=1, src="/s", line=1).replace(
+        "    #0 close ../../src/libsanitizer/tsan/tsan_interceptors_posix"
+        ".cpp:1749\n",
+        "    #0 _Py_atomic_load_uint32_relaxed /s/Include/cpython/pyatomic_gcc"
+        ".h:339 (python+0x1)\n"
+        "    #1 Py_INCREF /s/Include/object.h:810 (python+0x1)\n"
+        "    #2 close ../../src/libsanitizer/tsan/tsan_interceptors_posix"
+        ".cpp:1749\n").replace("#1 sock_close", "#3 sock_close"))
+    assert test.warning_signatures(f) == test.warning_signatures(a)
+
+
+def test_warning_seen_without_a_stack(tmp_path):
+    # TSan may fail to restore the stack of a race's earlier access: the
+    # warning then has one access stack, and is the unpatched build's if
+    # one of its warnings has that stack, not otherwise.
+    test = load_script("test")
+    full = tmp_path / "full"
+    full.write_text(TSAN_REPORT.format(pid=1, src="/s", line=1))
+    lines = full.read_text().splitlines(keepends=True)
+    half = tmp_path / "half"
+    half.write_text("".join(lines[:7]) + "    [failed to restore the "
+                    "stack]\n")
+    assert lines[6].startswith("  Previous read")
+    other = tmp_path / "other"
+    other.write_text(half.read_text().replace("sock_close", "awaitable_run"))
+    u_sigs = set(test.warning_signatures(full))
+    [sig] = test.warning_signatures(half)
+    assert sig == ("data race", (("close", "sock_close"),))
+    assert test.warning_seen(sig, u_sigs)
+    [sig] = test.warning_signatures(other)
+    assert not test.warning_seen(sig, u_sigs)
+    assert not test.warning_seen(("thread leak", sig[1]), u_sigs)
+    assert test.unmatched_reports([(half, ""), (other, "")],
+                                  [(full, "")]) == [other]
 
 
 def sanitizer_check_with(monkeypatch, tmp_path, patched, unpatched,
