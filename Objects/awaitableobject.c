@@ -210,9 +210,11 @@ queue_pop(PyAwaitableObject *aw, awaitable_record *rec)
 /* Drop the records that the running callback queued, records[head:insert],
    as an exception in the body of `async with` skips the rest of the
    body.  One at a time, each released out of the critical section:
-   releasing one may run arbitrary code, which may queue steps anew (they
-   go after those still to drop, and are kept) or cancel the awaitable
-   (which drops the rest). */
+   releasing one may run arbitrary code, which may queue steps anew or
+   cancel the awaitable (which drops the rest).  Steps queued so are kept,
+   after what the caller queues next at aw_insert (the __aexit__ of
+   `async with`, the error callback's steps), which goes right after the
+   failed step, as when nothing was queued meanwhile. */
 static void
 queue_drop_queued_by_callback(PyAwaitableObject *aw)
 {
@@ -224,21 +226,25 @@ queue_drop_queued_by_callback(PyAwaitableObject *aw)
         awaitable_record rec;
         int dropped = 0;
         Py_BEGIN_CRITICAL_SECTION(aw);
+        /* Steps queued meanwhile went at aw_insert, after these. */
         if (aw->aw_insert > aw->aw_head) {
-            int at = aw->aw_head;
-            rec = aw->aw_records[at];
-            memmove(aw->aw_records + at, aw->aw_records + at + 1,
-                    (aw->aw_count - at - 1) * sizeof(awaitable_record));
-            aw->aw_count--;
-            aw->aw_insert--;
+            rec = aw->aw_records[aw->aw_head++];
             dropped = 1;
         }
         Py_END_CRITICAL_SECTION();
         if (!dropped) {
-            break;
+            break;      // cancelled meanwhile: nothing left to drop
         }
         record_clear(&rec);
     }
+    Py_BEGIN_CRITICAL_SECTION(aw);
+    if (aw->aw_head == aw->aw_count) {
+        aw->aw_head = aw->aw_count = 0;
+    }
+    if (aw->aw_insert >= 0) {
+        aw->aw_insert = aw->aw_head;
+    }
+    Py_END_CRITICAL_SECTION();
 }
 
 /* The pending records of a queue, taken out whole by queue_take() (in a
@@ -691,17 +697,19 @@ typedef enum {
 } unwind_result;
 
 /* One step of unwinding the queue after an exception escaped every
-   callback: the head record is a pending __aexit__, which gets the
-   exception (it is cleared), or the next __anext__() of a loop whose body
-   raised it, which is popped into *rec: the loop ends, and its error
+   callback.  If the queue is empty, nothing catches the exception.  If the
+   head record is a pending __aexit__, it gets the exception (which is
+   cleared).  If it is the next __anext__() of a loop whose body raised
+   the exception, it is popped into *rec: the loop ends, and its error
    callback is called next, as the except clause of a try statement around
-   the loop; or else it is popped into *rec, to be released by the caller
-   out of the critical section (releasing it may run arbitrary code, which
-   may queue steps: they go to the end, and are dropped too unless a
-   handler comes first).  Called in a critical section on aw. */
+   the loop.  Otherwise it is popped into *rec, to be released by the
+   caller out of the critical section: releasing it may run arbitrary
+   code, which may queue steps; they go to the end, and are dropped too
+   unless a handler comes first.  Called in a critical section on aw. */
 static unwind_result
 queue_unwind(PyAwaitableObject *aw, awaitable_record *rec)
 {
+    /* Steps queued from here on go at the end. */
     aw->aw_insert = -1;
     if (aw->aw_head == aw->aw_count) {
         return UNWOUND_OUT;
@@ -713,10 +721,11 @@ queue_unwind(PyAwaitableObject *aw, awaitable_record *rec)
     }
     queue_pop(aw, rec);
     if (rec->ar_kind == AWR_FOR_NEXT && rec->ar_in_loop) {
-        /* What the error callback queues goes right after it. */
+        /* What the error callback queues goes right after it, where
+           queue_pop() left aw_insert. */
         return UNWOUND_TO_LOOP;
     }
-    aw->aw_insert = -1;
+    aw->aw_insert = -1;     // queue_pop() set it
     return UNWOUND_DROPPED;
 }
 

@@ -91,6 +91,24 @@ class NoThrow:
         return 'x'
 
 
+class QueuesWhenReleased:
+    """Awaitable whose release (by a finalizer) queues on aw an await
+    whose result, 'queued', is logged; logs what PyAwaitable_AddAwait()
+    returned, and 'ran' if it is awaited itself."""
+    def __init__(self, aw, log):
+        self.aw = aw
+        self.log = log
+
+    def __await__(self):
+        self.log.append('ran')
+        yield from ()
+
+    def __del__(self):
+        log = self.log
+        log.append(add_await(self.aw, Suspend(0, 'queued'),
+                             lambda aw, r: log.append(r) or 0))
+
+
 async def suspending(v, times=1):
     await Suspend(times)
     return v
@@ -961,15 +979,8 @@ class CallbackCodeTests(unittest.TestCase):
         # one queues (from a finalizer) is not one of them, and runs.
         aw = new()
         log = []
-        class Queues:
-            def __await__(self):
-                log.append('dropped step ran')
-                yield from ()
-            def __del__(self):
-                log.append(add_await(aw, value('queued'),
-                                     lambda aw, r: log.append(r) or 0))
         def on_result(aw, r):
-            add_await(aw, Queues())
+            add_await(aw, QueuesWhenReleased(aw, log))
             return (-1, KeyError('k'))
         add_await(aw, value(1), on_result,
                   lambda aw, e: log.append(type(e)) or 0)
@@ -1203,14 +1214,8 @@ class CancelTests(unittest.TestCase):
         # that releasing one queues (from a finalizer) is kept, and runs.
         aw = new()
         log = []
-        class Queues:
-            def __await__(self):
-                yield from ()
-            def __del__(self):
-                log.append(add_await(aw, value('queued'),
-                                     lambda aw, r: log.append(r) or 0))
         add_await(aw, Suspend())
-        add_await(aw, Queues())
+        add_await(aw, QueuesWhenReleased(aw, log))
         self.assertEqual(aw.send(None), 'suspend0')
         _testcapi.awaitable_cancel(aw)
         self.assertEqual(log, [0])
@@ -1471,21 +1476,37 @@ class AsyncWithTests(unittest.TestCase):
         # runs once it has suppressed the exception.
         aw = new()
         log = []
-        class Queues:
-            def __await__(self):
-                log.append('skipped step ran')
-                yield from ()
-            def __del__(self):
-                log.append(add_await(aw, value('queued'),
-                                     lambda aw, r: log.append(r) or 0))
         def body(aw, res):
             add_await(aw, raising(KeyError('step')))
-            add_await(aw, Queues())
+            add_await(aw, QueuesWhenReleased(aw, log))
             return 0
         _testcapi.awaitable_async_with(aw, Manager(log, suppress=True),
                                        slot(aw, body))
         self.assertEqual(run(aw), (None, ['suspend0', 'suspend0']))
         self.assertEqual(log, ['enter', 0, ('exit', KeyError), 'queued'])
+
+    def test_body_failure_keeps_aexit_next(self):
+        # A step that releasing the failed body's steps queues (from a
+        # finalizer) is not body code: it runs after __aexit__, if that
+        # suppresses the exception, and is dropped with the rest if not.
+        for suppress in (False, True):
+            with self.subTest(suppress=suppress):
+                aw = new()
+                log = []
+                def body(aw, res):
+                    add_await(aw, QueuesWhenReleased(aw, log))
+                    return -1, KeyError('body')
+                _testcapi.awaitable_async_with(
+                    aw, Manager(log, suppress=suppress), slot(aw, body))
+                if suppress:
+                    self.assertEqual(run(aw),
+                                     (None, ['suspend0', 'suspend0']))
+                    self.assertEqual(log, ['enter', 0, ('exit', KeyError),
+                                           'queued'])
+                else:
+                    with self.assertRaises(KeyError):
+                        run(aw)
+                    self.assertEqual(log, ['enter', 0, ('exit', KeyError)])
 
     def test_body_failure_reaches_aexit(self):
         for code in (-1, -2):
