@@ -109,6 +109,16 @@ class QueuesWhenReleased:
                              lambda aw, r: log.append(r) or 0))
 
 
+def context_chain(exc, limit=5):
+    """The types along the __context__ chain of exc, exc first; at most
+    limit of them, so that a cycle shows as a chain of limit."""
+    chain = []
+    while exc is not None and len(chain) < limit:
+        chain.append(type(exc))
+        exc = exc.__context__
+    return chain
+
+
 async def suspending(v, times=1):
     await Suspend(times)
     return v
@@ -907,15 +917,7 @@ class CallbackCodeTests(unittest.TestCase):
                 expected = raise_in_except()
                 got = cm.exception
                 self.assertIs(type(got), type(expected))
-                chain = []
-                while got is not None and len(chain) < 5:
-                    chain.append(type(got))
-                    got = got.__context__
-                expected_chain = []
-                while expected is not None and len(expected_chain) < 5:
-                    expected_chain.append(type(expected))
-                    expected = expected.__context__
-                self.assertEqual(chain, expected_chain)
+                self.assertEqual(context_chain(got), context_chain(expected))
 
     def test_error_raise_keeps_a_propagated_chain(self):
         # An exception that propagated out of a call made by the error
@@ -943,12 +945,7 @@ class CallbackCodeTests(unittest.TestCase):
                 add_await(aw, raising(OSError('first')), None, on_error)
                 with self.assertRaises(ValueError) as cm:
                     run(aw)
-                chain = []
-                exc = cm.exception
-                while exc is not None and len(chain) < 5:
-                    chain.append(type(exc))
-                    exc = exc.__context__
-                self.assertEqual(chain, expected)
+                self.assertEqual(context_chain(cm.exception), expected)
 
     def test_error_raise_not_an_exception(self):
         # C code may set anything with PyErr_SetRaisedException().
