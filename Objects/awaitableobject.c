@@ -385,7 +385,9 @@ call_error_callback(PyAwaitableObject *aw, PyAwaitable_Error err)
     _PyErr_StackItem item;
     PyObject *exc = _PyErr_GetRaisedException(tstate);
     handling_begin(tstate, &item, exc);
-    int res = err((PyObject *)aw, exc);
+    int code = err((PyObject *)aw, exc);
+    /* A positive code is 0, as in the PyAwaitable library. */
+    int res = code > 0 ? 0 : code;
     if (res == -1) {
         /* Re-raise the original, dropping whatever the callback set. */
         _PyErr_Clear(tstate);
@@ -405,8 +407,8 @@ call_error_callback(PyAwaitableObject *aw, PyAwaitable_Error err)
             /* Nothing is lost: the callback's exception, with the one it
                was given as its context, is the cause. */
             _PyErr_FormatFromCause(PyExc_SystemError,
-                                   "awaitable error callback returned 0 "
-                                   "with an exception set");
+                                   "awaitable error callback returned %d "
+                                   "with an exception set", code);
         }
     }
     else if (res != 0) {
@@ -432,11 +434,12 @@ call_result_callback(PyAwaitableObject *aw, PyAwaitable_Callback cb,
         return 0;
     }
     int res = cb((PyObject *)aw, value);
-    if (res == 0) {
+    if (res >= 0) {
+        /* A positive code is 0, as in the PyAwaitable library. */
         if (PyErr_Occurred()) {
             _PyErr_FormatFromCause(PyExc_SystemError,
-                                   "awaitable result callback returned 0 "
-                                   "with an exception set");
+                                   "awaitable result callback returned %d "
+                                   "with an exception set", res);
             return -2;
         }
         return 0;

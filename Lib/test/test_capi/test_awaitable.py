@@ -804,6 +804,24 @@ class CallbackCodeTests(unittest.TestCase):
         log, res = self.run_codes(0)
         self.assertEqual(log, [('result', 1), ('next', 2)])
 
+    def test_result_positive_code_is_ok(self):
+        # Any code above 0 is 0, as in the PyAwaitable library: code
+        # ported from it may return PyObject_IsTrue()'s result.
+        for code in (1, 2**31 - 1):
+            with self.subTest(code=code):
+                log, res = self.run_codes(code)
+                self.assertEqual(log, [('result', 1), ('next', 2)])
+                self.assertEqual(res, (None, []))
+
+    def test_result_positive_code_with_exception_set(self):
+        log, exc = self.run_codes((1, KeyError('k')), 0)
+        self.assertIsInstance(exc, SystemError)
+        self.assertEqual(str(exc), 'awaitable result callback returned 1 '
+                                   'with an exception set')
+        self.assertIsInstance(exc.__cause__, KeyError)
+        # As for 0: the error callback is skipped.
+        self.assertEqual(log, [('result', 1)])
+
     def test_result_error_goes_to_error_callback(self):
         log, res = self.run_codes((-1, KeyError('k')), 0)
         self.assertEqual(log, [('result', 1), ('error', KeyError),
@@ -851,6 +869,22 @@ class CallbackCodeTests(unittest.TestCase):
         log, res = self.run_codes(0, 0, raise_in=OSError('x'))
         self.assertEqual(log, [('error', OSError), ('next', 2)])
         self.assertEqual(res, (None, []))
+
+    def test_error_positive_code_is_handled(self):
+        # As 0, as in the PyAwaitable library.
+        log, res = self.run_codes(0, 1, raise_in=OSError('x'))
+        self.assertEqual(log, [('error', OSError), ('next', 2)])
+        self.assertEqual(res, (None, []))
+
+    def test_error_positive_code_with_exception_set(self):
+        log, exc = self.run_codes(0, (1, KeyError('k')),
+                                  raise_in=OSError('x'))
+        self.assertIsInstance(exc, SystemError)
+        self.assertEqual(str(exc), 'awaitable error callback returned 1 '
+                                   'with an exception set')
+        self.assertIsInstance(exc.__cause__, KeyError)
+        self.assertIsInstance(exc.__cause__.__context__, OSError)
+        self.assertEqual(log, [('error', OSError)])
 
     def test_error_reraise_original(self):
         log, exc = self.run_codes(0, (-1, KeyError('ignored')),
@@ -1153,6 +1187,15 @@ class DeferAwaitTests(unittest.TestCase):
         _testcapi.awaitable_defer_await(aw, slot(aw, lambda aw: -1))
         with self.assertRaises(SystemError):
             run(aw)
+
+    def test_positive_code_is_success(self):
+        aw = new()
+        log = []
+        _testcapi.awaitable_defer_await(aw, slot(aw, lambda aw: 1))
+        _testcapi.awaitable_defer_await(
+            aw, slot(aw, lambda aw: log.append('next') or 0))
+        self.assertEqual(run(aw), (None, []))
+        self.assertEqual(log, ['next'])
 
     def test_success_with_exception(self):
         # Returning 0 with an exception set raises SystemError, caused by

@@ -91,11 +91,12 @@ def settings(f):
 # awaitable finishes; then the awaitable is released.
 
 # 'raise': the callback raises (-1 with the exception set); '-1-noexc':
-# returns -1 without an exception; '0-exc': returns 0 with one set.
-RESULT_CODES = (0, -1, -2, 'raise', '-1-noexc', '0-exc')
+# returns -1 without an exception; '0-exc': returns 0 with one set.  1, a
+# positive code, is 0 (as in the PyAwaitable library).
+RESULT_CODES = (0, 1, -1, -2, 'raise', '-1-noexc', '0-exc')
 # '-1-exc': -1 with an exception set (discarded); '-2-noexc': -2 without.
-ERROR_CODES = (0, -1, -2, '-1-exc', '-2-noexc', '0-exc')
-DEFER_CODES = (0, 'raise', '-1-noexc', '0-exc')
+ERROR_CODES = (0, 1, -1, -2, '-1-exc', '-2-noexc', '0-exc')
+DEFER_CODES = (0, 1, 'raise', '-1-noexc', '0-exc')
 # What __anext__() returns once the items are exhausted.
 STOP = (0, ('stop',), 'propagate', None)
 SEND = ('send', None)
@@ -204,7 +205,7 @@ def normalize_step(step, counter):
     if step[0] == 'defer':
         _, code, body = step
         code = {'raise': 'raise', '-1-noexc': '-1-noexc',
-                '0-exc': '0-exc'}.get(code, 0)
+                '0-exc': '0-exc', 1: 1}.get(code, 0)
         step = ('await', (0, ('return', None), 'propagate', None),
                 (code, body), None)
     _, inner, on_result, on_error = step
@@ -395,7 +396,7 @@ class RealWorld:
             return -1
         if code == '0-exc':
             return (0, Boom(sid, 'result_cb'))
-        return 0
+        return code
 
     def on_error(self, aw, exc, step=None):
         if step is None:
@@ -427,7 +428,7 @@ class RealWorld:
             return -1
         if step.code == '0-exc':
             return (0, Boom(step.sid, 'defer'))
-        return 0
+        return step.code
 
     def act(self, action):
         aw = self.aw
@@ -651,7 +652,7 @@ class Model:
             self.do_body(body)
         finally:
             self.handling.pop()
-        if code == 0:
+        if code in (0, 1):
             return None
         if code in (-1, '-1-exc'):
             return exc
@@ -673,7 +674,7 @@ class Model:
         self.log.append(('result_cb', step.sid, value))
         code, body = step.on_result
         self.do_body(body)
-        if code == 0:
+        if code in (0, 1):
             return 0, None
         if code in (-1, 'raise'):
             return -1, Boom(step.sid, 'result_cb')
