@@ -79,6 +79,38 @@ record_clear(awaitable_record *rec)
     Py_CLEAR(rec->ar_ctx);
 }
 
+/* Release a record dropped before its step started.  What
+   PyAwaitable_AsyncWith() got from __aenter__() is closed first if
+   nothing started it: the awaitable made it, for an `async with` that was
+   never reached, and it must not warn that it was never awaited.  Only a
+   coroutine or an awaitable object is closed so, which closing cannot
+   make run any of its code.  What the C code queued itself is released as
+   it is: a coroutine it made and that is dropped warns, as one made in
+   Python and never awaited does.  The pending exception is kept.  Called
+   out of the critical section: releasing may run arbitrary code. */
+static void
+record_drop(awaitable_record *rec)
+{
+    PyObject *obj = rec->ar_obj;
+    if (rec->ar_kind == AWR_WITH_ENTER && obj != NULL
+        && ((PyCoro_CheckExact(obj)
+             && ((PyGenObject *)obj)->gi_frame_state == FRAME_CREATED)
+            || (PyAwaitable_CheckExact(obj)
+                && _PyAwaitable_IsUnstarted(obj))))
+    {
+        PyObject *exc = PyErr_GetRaisedException();
+        PyObject *res = PyObject_CallMethodNoArgs(obj, &_Py_ID(close));
+        if (res == NULL) {
+            PyErr_FormatUnraisable("Exception ignored while closing the "
+                                   "unawaited result of __aenter__ %R",
+                                   obj);
+        }
+        Py_XDECREF(res);
+        PyErr_SetRaisedException(exc);
+    }
+    record_clear(rec);
+}
+
 /* Make room for one more record.  Steals nothing; returns -1 with
    MemoryError set on failure. */
 static int
@@ -183,7 +215,7 @@ queue_push_unless_cancelled(PyAwaitableObject *aw, awaitable_record *rec,
     }
     Py_END_CRITICAL_SECTION();
     if (res < 0 || dropped) {
-        record_clear(rec);
+        record_drop(rec);
     }
     return res;
 }
@@ -235,7 +267,7 @@ queue_drop_queued_by_callback(PyAwaitableObject *aw)
         if (!dropped) {
             break;      // cancelled meanwhile: nothing left to drop
         }
-        record_clear(&rec);
+        record_drop(&rec);
     }
     Py_BEGIN_CRITICAL_SECTION(aw);
     if (aw->aw_head == aw->aw_count) {
@@ -288,7 +320,7 @@ static void
 taken_release(taken_records *taken)
 {
     for (int i = taken->head; i < taken->count; i++) {
-        record_clear(&taken->records[i]);
+        record_drop(&taken->records[i]);
     }
     if (taken->records != taken->inline_records) {
         PyMem_Free(taken->records);
@@ -1278,7 +1310,7 @@ awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
             }
             Py_END_CRITICAL_SECTION();
             if (unwound == UNWOUND_DROPPED) {
-                record_clear(&skipped);
+                record_drop(&skipped);
                 continue;
             }
             if (unwound != UNWOUND_TO_LOOP) {

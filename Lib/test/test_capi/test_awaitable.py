@@ -1773,6 +1773,72 @@ class AsyncWithTests(unittest.TestCase):
             run(aw)
         self.assertEqual(log, ['enter'])
 
+    def test_dropped_before_start_closes_what_aenter_returned(self):
+        # __aenter__() is called when the step is queued; if the step is
+        # dropped before it starts, `async with` was never reached, and
+        # what __aenter__() returned is closed rather than left to warn
+        # that it was never awaited: by a cancel, by an exception that
+        # skips the step, or by close() before the first send.
+        class Fails:
+            # Not a coroutine: dropped, it does not warn.
+            def __await__(self):
+                raise OSError('x')
+                yield
+
+        class Returns:
+            def __init__(self, obj):
+                self.obj = obj
+            def __aenter__(self):
+                return self.obj
+            async def __aexit__(self, *exc_info):
+                log.append('exit')
+
+        def drop_by_cancel(aw):
+            _testcapi.awaitable_cancel(aw)
+            self.assertEqual(run(aw), (None, []))
+
+        def drop_by_exception(aw):
+            with self.assertRaises(OSError):
+                run(aw)
+
+        def drop_by_close(aw):
+            aw.close()
+
+        log = []
+        for drop in (drop_by_cancel, drop_by_exception, drop_by_close):
+            for make in (lambda: value('v'), _testcapi.async_noargs):
+                with self.subTest(drop=drop.__name__, make=make):
+                    obj = make()
+                    aw = new()
+                    add_await(aw, Fails())
+                    _testcapi.awaitable_async_with(aw, Returns(obj))
+                    with warnings.catch_warnings(record=True) as w:
+                        warnings.simplefilter('always')
+                        drop(aw)
+                        del aw
+                        gc_collect()
+                    self.assertEqual(w, [])
+                    self.assertEqual(inspect.getcoroutinestate(obj),
+                                     inspect.CORO_CLOSED)
+        self.assertEqual(log, [])
+
+    def test_dropped_awaited_coroutine_warns(self):
+        # What the C code queued itself is released as it is: a coroutine
+        # it made and never awaited warns, as one made in Python does.
+        # PyAwaitable_DeferAwait() makes it only when it is reached.
+        aw = new()
+        add_await(aw, raising(OSError('x')))
+        coro = value('v')
+        add_await(aw, coro)
+        del coro
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter('always')
+            with self.assertRaises(OSError):
+                run(aw)
+            gc_collect()
+        self.assertEqual([str(x.message) for x in w],
+                         ["coroutine 'value' was never awaited"])
+
     def test_refused_when_finished_before_aenter(self):
         log = []
         class Calls:
