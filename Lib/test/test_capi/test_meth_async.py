@@ -671,6 +671,30 @@ class IntrospectionTests(unittest.TestCase):
                 self.assertTrue(asyncio.iscoroutinefunction(f))
                 self.assertIs(f.__async__, True)
 
+    def test_iscoroutine(self):
+        # What a coroutine function returns is a coroutine: as for an
+        # async def function, code may test a call's result rather than
+        # the function (the advice of inspect.markcoroutinefunction()).
+        cls = _testcapi.AsyncMethods
+        obj = cls()
+        for f, args in ((_testcapi.async_noargs, ()),
+                        (_testcapi.async_o, (1,)),
+                        (obj.method, (1,)), (cls.classmethod_o, (1,)),
+                        (cls.staticmethod_o, (1,)),
+                        (_testcapi.awaitable_new, ())):
+            with self.subTest(f=f):
+                aw = f(*args)
+                self.assertTrue(inspect.iscoroutine(aw))
+                self.assertTrue(inspect.isawaitable(aw))
+                self.assertTrue(asyncio.iscoroutine(aw))
+                aw.close()
+        def gen():
+            yield
+        g = gen()
+        for obj in (g, _testcapi.AsyncMethods().sync, asyncio.sleep):
+            with self.subTest(obj=obj):
+                self.assertFalse(inspect.iscoroutine(obj))
+
     def test_ordinary_builtins_are_not_coroutine_functions(self):
         for f in (len, print, [].append, list.append, dict.fromkeys,
                   _testcapi.AsyncMethods().sync, str.join, int.from_bytes,
