@@ -1732,13 +1732,8 @@ awaitable_throw(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
 
-    if (FT_ATOMIC_LOAD_UINT8(aw->aw_state) == AW_FINISHED
-        && !FT_ATOMIC_LOAD_UINT8_RELAXED(aw->aw_running))
-    {
-        /* As for a finished coroutine: raise it right here. */
-        PyErr_SetRaisedException(exc);
-        return NULL;
-    }
+    /* Into a finished awaitable, as into a finished coroutine, exc is
+       not raised: RuntimeError is, by awaitable_enter(). */
     if (awaitable_enter(aw, 0, NULL) < 0) {
         Py_DECREF(exc);
         return NULL;

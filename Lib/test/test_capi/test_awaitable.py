@@ -2217,10 +2217,36 @@ class ProtocolTests(unittest.TestCase):
             aw.send(None)
 
     def test_throw_after_finish(self):
-        aw = new()
-        run(aw)
-        with self.assertRaises(KeyError):
-            aw.throw(KeyError)
+        # As into a finished coroutine: RuntimeError, not the exception
+        # thrown, after a return, an exception, a close() or a throw().
+        def returned():
+            aw = new()
+            run(aw)
+            return aw
+        def raised():
+            aw = new()
+            add_await(aw, raising(OSError('x')))
+            with self.assertRaises(OSError):
+                run(aw)
+            return aw
+        def closed():
+            aw = new()
+            aw.close()
+            return aw
+        def thrown():
+            aw = new()
+            with self.assertRaises(KeyError):
+                aw.throw(KeyError('before start'))
+            return aw
+        for finish in (returned, raised, closed, thrown):
+            with self.subTest(finish=finish.__name__):
+                aw = finish()
+                with self.assertRaisesRegex(
+                        RuntimeError,
+                        '^cannot reuse already awaited awaitable$') as cm:
+                    aw.throw(KeyError('k'))
+                self.assertIsNone(cm.exception.__context__)
+                aw.close()
 
     def test_throw_signatures(self):
         aw = new()

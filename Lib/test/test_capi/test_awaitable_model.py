@@ -883,7 +883,8 @@ class Model:
             exc = (Thrown(len(self.log)) if kind == 'throw'
                    else GeneratorExit())
             if self.state == 'finished':
-                return ('raise', describe(exc))
+                # As into a finished coroutine.
+                return ('raise', describe(RuntimeError()))
             self.state = 'started'
             return self.outcome(self.run(None, exc))
         if kind == 'close':
