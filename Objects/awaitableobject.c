@@ -2167,9 +2167,12 @@ static PyObject *
 awaitable_get_cr_await(PyObject *self, void *Py_UNUSED(closure))
 {
     PyAwaitableObject *aw = _PyAwaitable_CAST(self);
-    PyObject *inner;
+    PyObject *inner = NULL;
     Py_BEGIN_CRITICAL_SECTION(aw);
-    inner = Py_XNewRef(aw->aw_inner);
+    /* While it runs, None, as for a coroutine (_PyGen_yf()). */
+    if (!aw->aw_running) {
+        inner = Py_XNewRef(aw->aw_inner);
+    }
     Py_END_CRITICAL_SECTION();
     return inner != NULL ? inner : Py_None;
 }

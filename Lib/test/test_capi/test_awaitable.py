@@ -193,6 +193,28 @@ class ObjectTests(unittest.TestCase):
             with self.assertRaises(AttributeError):
                 setattr(aw, name, None)
 
+    def test_cr_await_while_running(self):
+        # None while it runs, as for a coroutine, whose frame awaits
+        # nothing while it executes.
+        seen = []
+        class Peek:
+            def __await__(self):
+                yield 'first'
+                seen.append(aw.cr_await)
+        async def coroutine():
+            await Peek()
+        for make in (new, coroutine):
+            with self.subTest(make=make.__name__):
+                seen.clear()
+                aw = make()
+                if make is new:
+                    add_await(aw, Peek())
+                self.assertEqual(aw.send(None), 'first')
+                self.assertIsNotNone(aw.cr_await)
+                with self.assertRaises(StopIteration):
+                    aw.send(None)
+                self.assertEqual(seen, [None])
+
     def test_getcoroutinestate(self):
         # The states of a coroutine, though the awaitable has no frame.
         states = []
