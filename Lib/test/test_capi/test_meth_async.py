@@ -695,6 +695,21 @@ class IntrospectionTests(unittest.TestCase):
             with self.subTest(obj=obj):
                 self.assertFalse(inspect.iscoroutine(obj))
 
+    def test_types_coroutine(self):
+        # Returned unchanged, as an async def function is: wrapping it
+        # would make a function that inspect does not see as async.
+        cls = _testcapi.AsyncMethods
+        obj = cls()
+        for f in (_testcapi.async_o, cls.method, obj.method,
+                  cls.__dict__['classmethod_o'], cls.classmethod_o):
+            with self.subTest(f=f):
+                self.assertIs(types.coroutine(f), f)
+        for f in (len, cls.sync, obj.sync):
+            with self.subTest(f=f):
+                wrapped = types.coroutine(f)
+                self.assertIsNot(wrapped, f)
+                self.assertFalse(inspect.iscoroutinefunction(wrapped))
+
     def test_ordinary_builtins_are_not_coroutine_functions(self):
         for f in (len, print, [].append, list.append, dict.fromkeys,
                   _testcapi.AsyncMethods().sync, str.join, int.from_bytes,
