@@ -80,9 +80,13 @@ record_clear(awaitable_record *rec)
 }
 
 /* Release a record dropped before its step started.  What
-   PyAwaitable_AsyncWith() got from __aenter__() is closed first if
-   nothing started it: the awaitable made it, for an `async with` that was
-   never reached, and it must not warn that it was never awaited.  Only a
+   PyAwaitable_AsyncWith() got from __aenter__() is closed first if the
+   record holds it alone and nothing started it: the awaitable made it, for
+   an `async with` that was never reached, and it must not warn that it
+   was never awaited.  Held elsewhere, it may still be awaited there: by
+   the __aenter__ that returned it, or by the driver of this awaitable,
+   which starts the await of the head record before it pops it, and which
+   another thread's cancel may race on the free-threaded build.  Only a
    coroutine or an awaitable object is closed so, which closing cannot
    make run any of its code.  What the C code queued itself is released as
    it is: a coroutine it made and that is dropped warns, as one made in
@@ -93,6 +97,7 @@ record_drop(awaitable_record *rec)
 {
     PyObject *obj = rec->ar_obj;
     if (rec->ar_kind == AWR_WITH_ENTER && obj != NULL
+        && _PyObject_IsUniquelyReferenced(obj)
         && ((PyCoro_CheckExact(obj)
              && ((PyGenObject *)obj)->gi_frame_state == FRAME_CREATED)
             || (PyAwaitable_CheckExact(obj)

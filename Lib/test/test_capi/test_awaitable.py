@@ -1807,11 +1807,11 @@ class AsyncWithTests(unittest.TestCase):
                 raise OSError('x')
                 yield
 
-        class Returns:
-            def __init__(self, obj):
-                self.obj = obj
+        class Makes:
+            def __init__(self, make):
+                self.make = make
             def __aenter__(self):
-                return self.obj
+                return self.make()
             async def __aexit__(self, *exc_info):
                 log.append('exit')
 
@@ -1830,19 +1830,46 @@ class AsyncWithTests(unittest.TestCase):
         for drop in (drop_by_cancel, drop_by_exception, drop_by_close):
             for make in (lambda: value('v'), _testcapi.async_noargs):
                 with self.subTest(drop=drop.__name__, make=make):
-                    obj = make()
                     aw = new()
                     add_await(aw, Fails())
-                    _testcapi.awaitable_async_with(aw, Returns(obj))
+                    _testcapi.awaitable_async_with(aw, Makes(make))
                     with warnings.catch_warnings(record=True) as w:
                         warnings.simplefilter('always')
                         drop(aw)
                         del aw
                         gc_collect()
                     self.assertEqual(w, [])
-                    self.assertEqual(inspect.getcoroutinestate(obj),
-                                     inspect.CORO_CLOSED)
         self.assertEqual(log, [])
+
+    def test_dropped_step_leaves_what_aenter_shares(self):
+        # Closed only if the step held it alone: held elsewhere, it may
+        # still be awaited there.
+        coro = value('v')
+        class Shares:
+            def __aenter__(self):
+                return coro
+            async def __aexit__(self, *exc_info):
+                pass
+        aw = new()
+        _testcapi.awaitable_async_with(aw, Shares())
+        _testcapi.awaitable_cancel(aw)
+        self.assertEqual(run(aw), (None, []))
+        self.assertEqual(inspect.getcoroutinestate(coro),
+                         inspect.CORO_CREATED)
+        self.assertEqual(run(coro), ('v', []))
+
+        # Nor the awaitable itself, which a cancel finishes with its
+        # result.
+        aw = new()
+        class ReturnsAwaitable:
+            def __aenter__(self):
+                return aw
+            async def __aexit__(self, *exc_info):
+                pass
+        _testcapi.awaitable_set_result(aw, 'r')
+        _testcapi.awaitable_async_with(aw, ReturnsAwaitable())
+        _testcapi.awaitable_cancel(aw)
+        self.assertEqual(run(aw), ('r', []))
 
     def test_dropped_awaited_coroutine_warns(self):
         # What the C code queued itself is released as it is: a coroutine
