@@ -718,6 +718,20 @@ class IntrospectionTests(unittest.TestCase):
                 self.assertFalse(inspect.iscoroutinefunction(f))
                 self.assertIs(f.__async__, False)
 
+    def test_mocks(self):
+        # A mock specced on a builtin takes its __class__, and any of its
+        # attributes, __async__ included, is a true mock: it is a
+        # coroutine function as the builtin is, as for async def specs
+        # (mock makes an async mock of those).
+        from unittest import mock
+        for spec, is_async in ((len, False), (str.join, False),
+                               (_testcapi.async_o, True),
+                               (_testcapi.AsyncMethods.method, True)):
+            for cls in (mock.Mock, mock.MagicMock):
+                with self.subTest(spec=spec, cls=cls):
+                    m = cls(spec=spec)
+                    self.assertIs(inspect.iscoroutinefunction(m), is_async)
+
     def test_partial(self):
         import functools
         f = functools.partial(_testcapi.async_o, 1)
