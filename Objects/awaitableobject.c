@@ -805,9 +805,9 @@ record_finish(PyAwaitableObject *aw, awaitable_record *rec,
     return res;
 }
 
-/* The call of a METH_ASYNC body that has not run: the body (NULL if
-   none) and the references to its arguments, as the awaitable held them
-   (aw_args, aw_arg, and aw_kwnames or aw_arg2). */
+/* The call of a METH_ASYNC function: the body, if it has not run (NULL
+   otherwise), and the references to its arguments, as the awaitable holds
+   them (aw_args, aw_arg, and aw_kwnames or aw_arg2). */
 typedef struct {
     _PyAwaitable_CallBody body;
     PyObject *args;
@@ -815,26 +815,58 @@ typedef struct {
     PyObject *kwnames_or_arg2;
 } pending_call;
 
-/* Take the pending call out of the awaitable, which no longer holds it,
-   into *call (call->body is NULL if there is none).  Its arguments are
-   set only with the body.  Called in a critical section on aw. */
+/* Take the arguments of the call out of the awaitable, which no longer
+   holds them, into *call, whether the body ran or not.  Called in a
+   critical section on aw. */
+static inline void
+take_call_args(PyAwaitableObject *aw, pending_call *call)
+{
+    call->args = aw->aw_args;
+    call->arg = aw->aw_arg;
+    call->kwnames_or_arg2 = aw->aw_kwnames;   // the same field as aw_arg2
+    aw->aw_args = NULL;
+    aw->aw_arg = NULL;
+    aw->aw_kwnames = NULL;
+}
+
+/* Take the pending call, a body that has not run, and its arguments out
+   of the awaitable, which no longer holds them, into *call (call->body is
+   NULL if there is none, and then so are the arguments: those of a body
+   that ran stay).  Called in a critical section on aw. */
 static inline void
 take_pending_call(PyAwaitableObject *aw, pending_call *call)
 {
     call->body = aw->aw_body;
     if (call->body == NULL) {
-        assert(aw->aw_args == NULL && aw->aw_arg == NULL
-               && aw->aw_kwnames == NULL);
         call->args = call->arg = call->kwnames_or_arg2 = NULL;
         return;
     }
-    call->args = aw->aw_args;
-    call->arg = aw->aw_arg;
-    call->kwnames_or_arg2 = aw->aw_kwnames;   // the same field as aw_arg2
     aw->aw_body = NULL;
-    aw->aw_args = NULL;
-    aw->aw_arg = NULL;
-    aw->aw_kwnames = NULL;
+    take_call_args(aw, call);
+}
+
+/* Take the call out of the awaitable whatever its state: the body, if it
+   has not run, and the arguments.  Called in a critical section on aw. */
+static inline void
+take_whole_call(PyAwaitableObject *aw, pending_call *call)
+{
+    call->body = aw->aw_body;
+    aw->aw_body = NULL;
+    take_call_args(aw, call);
+}
+
+/* Give the arguments of a call whose body ran back to the awaitable,
+   which keeps them until it finishes, as the frame of a coroutine keeps
+   its own: callbacks may use what the body borrowed from them.  Called in
+   a critical section on aw. */
+static inline void
+keep_call_args(PyAwaitableObject *aw, pending_call *call)
+{
+    assert(aw->aw_body == NULL && aw->aw_args == NULL
+           && aw->aw_arg == NULL && aw->aw_kwnames == NULL);
+    aw->aw_args = call->args;
+    aw->aw_arg = call->arg;
+    aw->aw_kwnames = call->kwnames_or_arg2;
 }
 
 /* Release the arguments of a call taken out (kwnames_or_arg2: see
@@ -847,11 +879,24 @@ release_call_args(PyObject *args, PyObject *arg, PyObject *kwnames_or_arg2)
     Py_XDECREF(kwnames_or_arg2);
 }
 
-/* Run the body of a METH_ASYNC call, taken from the awaitable (which no
-   longer holds it).  What it returns becomes the result, unless it is the
-   awaitable itself ("no explicit result"); the awaits it queued run
-   next.  The call is passed by its fields (see pending_call), which
-   stay in registers. */
+/* The awaitable finished: release the arguments of its call, which it
+   kept since its body ran (and which it may hold no more). */
+static Py_NO_INLINE void
+release_kept_args(PyAwaitableObject *aw)
+{
+    pending_call call;
+    Py_BEGIN_CRITICAL_SECTION(aw);
+    assert(aw->aw_body == NULL);
+    take_call_args(aw, &call);
+    Py_END_CRITICAL_SECTION();
+    release_call_args(call.args, call.arg, call.kwnames_or_arg2);
+}
+
+/* Run the body of a METH_ASYNC call, taken from the awaitable (which
+   keeps its arguments again, keep_call_args(), unless it finishes at
+   once).  What it returns becomes the result, unless it is the awaitable
+   itself ("no explicit result"); the awaits it queued run next.  The call
+   is passed by its fields (see pending_call), which stay in registers. */
 static inline int
 run_body(PyAwaitableObject *aw, _PyAwaitable_CallBody body, PyObject *args,
          PyObject *arg, PyObject *kwnames_or_arg2)
@@ -874,7 +919,6 @@ run_body(PyAwaitableObject *aw, _PyAwaitable_CallBody body, PyObject *args,
     }
     PyObject *result = body((PyObject *)aw, aw->aw_func, items, nargs,
                             kwnames);
-    release_call_args(args, arg, kwnames_or_arg2);
     if (result == NULL) {
         return -1;
     }
@@ -1161,10 +1205,12 @@ hand_over_end(awaitable_record *rec, PyObject *old_result, PyObject **presult)
    queue is empty, or an exception escapes.  If can_hand_over and all that
    is left is a PyAwaitable_ReturnAwait() step, the awaitable finishes and
    hands over that await to the caller instead (_PyAwaitable_HANDED_OVER, with
-   the iterator to await in *presult).  aw_running is set. */
+   the iterator to await in *presult).  aw_running is set.  This is the
+   loop of awaitable_run(), which releases what the awaitable kept once it
+   finished. */
 static int
-awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
-              PyObject **presult, int can_hand_over)
+awaitable_steps(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
+                PyObject **presult, int can_hand_over)
 {
     PyObject *thrown = NULL;   // exc, once STEP_THROWN raised it
     for (;;) {
@@ -1271,6 +1317,9 @@ awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
         case STEP_BODY:
             res = run_body(aw, call.body, call.args, call.arg,
                            call.kwnames_or_arg2);
+            Py_BEGIN_CRITICAL_SECTION(aw);
+            keep_call_args(aw, &call);
+            Py_END_CRITICAL_SECTION();
             break;
         case STEP_DEFER:
             res = rec.ar_cb.defer((PyObject *)aw);
@@ -1335,6 +1384,23 @@ awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
         }
         thrown = NULL;   // __aexit__ or a loop handles it now
     }
+}
+
+/* Drive the awaitable (see awaitable_steps()).  Once it finished, by
+   returning, raising or handing over its last await, after which none of
+   its code runs, the arguments of its call go, as the frame of a finished
+   coroutine is cleared.  Out of line: the first send inlines the hot
+   paths and calls this for the rest. */
+static Py_NO_INLINE int
+awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
+              PyObject **presult, int can_hand_over)
+{
+    int status = awaitable_steps(aw, arg, exc, presult, can_hand_over);
+    if (status != PYGEN_NEXT) {
+        assert(aw->aw_state == AW_FINISHED);
+        release_kept_args(aw);
+    }
+    return status;
 }
 
 /* Throw exc into an inner iterator as `yield from` does. */
@@ -1453,7 +1519,7 @@ awaitable_abandon(PyAwaitableObject *aw)
 {
     pending_call call;
     Py_BEGIN_CRITICAL_SECTION(aw);
-    take_pending_call(aw, &call);
+    take_whole_call(aw, &call);
     FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_FINISHED);
     Py_END_CRITICAL_SECTION();
     release_call_args(call.args, call.arg, call.kwnames_or_arg2);
@@ -1481,6 +1547,9 @@ awaitable_run_first(PyAwaitableObject *aw, PyObject *arg, PyObject **presult,
     {
         /* Unwound as an exception in the body is: as one thrown in
            before the first await, but raised by the awaitable's code. */
+        Py_BEGIN_CRITICAL_SECTION(aw);
+        keep_call_args(aw, &call);
+        Py_END_CRITICAL_SECTION();
         stopiteration_error(NULL);
         PyObject *exc = PyErr_GetRaisedException();
         int status = awaitable_run(aw, Py_None, exc, presult, can_hand_over);
@@ -1499,14 +1568,18 @@ awaitable_run_first(PyAwaitableObject *aw, PyObject *arg, PyObject **presult,
         handing_over = 1;
         hand_over_begin(aw, &rec, &old_result);
     }
+    else {
+        keep_call_args(aw, &call);
+    }
     Py_END_CRITICAL_SECTION();
+    if (!done && !handing_over) {
+        return awaitable_run(aw, Py_None, NULL, presult, can_hand_over);
+    }
+    release_call_args(call.args, call.arg, call.kwnames_or_arg2);
     if (done) {
         return PYGEN_RETURN;
     }
-    if (handing_over) {
-        return hand_over_end(&rec, old_result, presult);
-    }
-    return awaitable_run(aw, Py_None, NULL, presult, can_hand_over);
+    return hand_over_end(&rec, old_result, presult);
 }
 
 /* am_send, and the send of the SEND instruction and of an awaitable to
@@ -1768,9 +1841,10 @@ awaitable_close(PyObject *self, PyObject *Py_UNUSED(ignored))
         FT_ATOMIC_STORE_UINT8_RELAXED(aw->aw_running, 1);
         inner = aw->aw_inner;
         aw->aw_inner = NULL;
-        /* A body that never ran never will: its arguments go now, as
-           the frame of a coroutine closed before it started. */
-        take_pending_call(aw, &call);
+        /* A body that never ran never will, and no callback runs any
+           more: the arguments go now, as the frame of a closed coroutine
+           is cleared. */
+        take_whole_call(aw, &call);
     }
     else {
         res = 1;
@@ -1835,14 +1909,14 @@ awaitable_traverse(PyObject *self, visitproc visit, void *arg)
     return 0;
 }
 
-/* Drop the call of a METH_ASYNC body that never ran.  Its arguments are
-   set only with the body; all are taken out before any is released, so
-   that code run by a release sees no call half cleared. */
+/* Drop the call of a METH_ASYNC function: the body, if it never ran, and
+   the arguments.  All are taken out before any is released, so that code
+   run by a release sees no call half cleared. */
 static inline void
-clear_pending_call(PyAwaitableObject *aw)
+clear_call(PyAwaitableObject *aw)
 {
     pending_call call;
-    take_pending_call(aw, &call);
+    take_whole_call(aw, &call);
     release_call_args(call.args, call.arg, call.kwnames_or_arg2);
 }
 
@@ -1882,7 +1956,7 @@ awaitable_clear_refs(PyAwaitableObject *aw, int holds_more)
     if (holds_more) {
         Py_CLEAR(aw->aw_result);
         Py_CLEAR(aw->aw_inner);
-        clear_pending_call(aw);
+        clear_call(aw);
         taken_records taken;
         queue_take(aw, &taken);
         taken_release(&taken);
@@ -2025,7 +2099,10 @@ awaitable_dealloc(PyObject *self)
     PyAwaitableObject *aw = _PyAwaitable_CAST(self);
     if (aw->aw_state == AW_FINISHED && !awaitable_holds_more(aw)) {
         /* Nothing to finalize, and nothing released can release
-           awaitables in turn: the short path. */
+           awaitables in turn: the short path.  Finishing released the
+           arguments of the call (awaitable_run(), awaitable_close()). */
+        assert(aw->aw_args == NULL && aw->aw_arg == NULL
+               && aw->aw_kwnames == NULL);
         _PyObject_GC_UNTRACK(self);
         awaitable_release(aw, 0);
         return;

@@ -72,8 +72,9 @@ typedef struct _PyAwaitableObject {
     PyObject *aw_inner;           // iterator of the await in progress
     /* A call of a METH_ASYNC function (_PyAwaitable_NewCall()): aw_body
        runs at the first send with aw_func and the arguments, then is
-       cleared with them (they are never set without it); aw_func stays,
-       and gives the awaitable its names. */
+       cleared; the arguments are kept until the awaitable finishes, as a
+       coroutine's frame keeps them; aw_func stays, and gives the awaitable
+       its names. */
     PyObject *aw_func;
     _PyAwaitable_CallBody aw_body;
     /* The arguments: a tuple of the positional then the keyword values and

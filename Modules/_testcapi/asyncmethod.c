@@ -278,6 +278,36 @@ async_await_keep(PyObject *self, PyObject *awaitable, PyObject *coro)
     return PyUnicode_FromString("body");
 }
 
+static int
+set_borrowed_result(PyObject *awaitable, PyObject *Py_UNUSED(result))
+{
+    PyObject *obj = (PyObject *)PyAwaitable_GetArbValue(awaitable, 0);
+    if (obj == NULL && PyErr_Occurred()) {
+        return -1;
+    }
+    return PyAwaitable_SetResult(awaitable, obj);
+}
+
+/* async def f([obj,] coro): await coro; return obj -- obj (self without
+   it) borrowed, as C code may borrow from its arguments for its callbacks:
+   the call keeps them, self included, until the awaitable finishes. */
+static PyObject *
+async_await_then_borrowed(PyObject *self, PyObject *awaitable,
+                          PyObject *const *args, Py_ssize_t nargs)
+{
+    if (!_PyArg_CheckPositional("await_then_borrowed", nargs, 1, 2)) {
+        return NULL;
+    }
+    PyObject *obj = nargs == 2 ? args[0] : self;
+    if (PyAwaitable_SaveArbValues(awaitable, 1, (void *)obj) < 0
+        || PyAwaitable_AddAwait(awaitable, args[nargs - 1],
+                                set_borrowed_result, NULL) < 0)
+    {
+        return NULL;
+    }
+    return Py_NewRef(awaitable);
+}
+
 /* Return the awaitable the body received, to compare with the call's. */
 static PyObject *
 async_get_awaitable(PyObject *self, PyObject *awaitable)
@@ -468,6 +498,9 @@ static PyMethodDef async_functions[] = {
      METH_FASTCALL | METH_ASYNC},
     {"async_get_awaitable", _PyCFunction_CAST(async_get_awaitable),
      METH_NOARGS | METH_ASYNC},
+    {"async_await_then_borrowed",
+     _PyCFunction_CAST(async_await_then_borrowed),
+     METH_FASTCALL | METH_ASYNC},
     _TESTCAPI_ASYNC_CLINIC_NOARGS_METHODDEF
     _TESTCAPI_ASYNC_CLINIC_O_METHODDEF
     _TESTCAPI_ASYNC_CLINIC_INDEX_METHODDEF
@@ -572,6 +605,8 @@ static PyMethodDef async_type_methods[] = {
     {"raise_", _PyCFunction_CAST(async_raise), METH_O | METH_ASYNC},
     {"return_null", _PyCFunction_CAST(async_return_null),
      METH_NOARGS | METH_ASYNC},
+    {"await_then_self", _PyCFunction_CAST(async_await_then_borrowed),
+     METH_FASTCALL | METH_ASYNC},
     _TESTCAPI_ASYNCMETHODS_CLINIC_METHOD_METHODDEF
     _TESTCAPI_ASYNCMETHODS_CLINIC_CLASSMETHOD_METHODDEF
     _TESTCAPI_ASYNCMETHODS_CLINIC_STATICMETHOD_METHODDEF

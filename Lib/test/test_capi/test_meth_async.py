@@ -588,6 +588,45 @@ class BehaviourTests(unittest.TestCase):
         support.gc_collect()
         self.assertIsNone(ref())
 
+    def test_arguments_kept_until_finished(self):
+        # A callback may use what the body borrowed from the arguments,
+        # self included, however the function is called (obj.meth() passes
+        # self as an argument): the awaitable keeps them until it
+        # finishes, as a coroutine's frame does, and then releases them,
+        # not when it is released itself.
+        class Arg:
+            pass
+        class Sub(_testcapi.AsyncMethods):
+            pass
+        calls = [
+            ('argument', Arg, _testcapi.async_await_then_borrowed),
+            ('self', Sub, lambda obj, coro: obj.await_then_self(coro)),
+        ]
+        for how in ('return', 'raise', 'close'):
+            for name, arg_type, call in calls:
+                with self.subTest(how=how, call=name):
+                    obj = arg_type()
+                    ref = weakref.ref(obj)
+                    aw = call(obj, suspend_once('inner'))
+                    del obj
+                    self.assertIsNone(aw.send(None))   # the inner await
+                    support.gc_collect()
+                    self.assertIsNotNone(ref())
+                    if how == 'return':
+                        with self.assertRaises(StopIteration) as cm:
+                            aw.send(None)
+                        self.assertIs(cm.exception.value, ref())
+                        del cm
+                    elif how == 'raise':
+                        with self.assertRaises(ValueError):
+                            aw.throw(ValueError)
+                    else:
+                        aw.close()
+                    support.gc_collect()
+                    self.assertIsNone(ref())
+                    with self.assertRaises(RuntimeError):
+                        aw.send(None)
+
     @staticmethod
     def pending_calls():
         """(name, argument type, call) for each way an awaitable keeps an
