@@ -1511,9 +1511,10 @@ awaitable_leave(PyAwaitableObject *aw, int status)
 
 /* A send too deep for the C recursion limit, the RecursionError set:
    finish the awaitable, running nothing more of it, as a coroutine sent
-   to too deep is finished without running its frame.  Its pending body is
-   dropped here, what it queued and awaits by awaitable_leave().  aw_running
-   is set. */
+   to too deep is finished without running its frame.  Its call (the
+   pending body, or the arguments kept since the body ran) is dropped
+   here, what it queued and awaits by awaitable_leave().  aw_running is
+   set. */
 static Py_NO_INLINE void
 awaitable_abandon(PyAwaitableObject *aw)
 {
@@ -1842,8 +1843,8 @@ awaitable_close(PyObject *self, PyObject *Py_UNUSED(ignored))
         inner = aw->aw_inner;
         aw->aw_inner = NULL;
         /* A body that never ran never will, and no callback runs any
-           more: the arguments go now, as the frame of a closed coroutine
-           is cleared. */
+           more: the arguments go once the await in progress is closed,
+           as the frame of a closed coroutine is cleared then. */
         take_whole_call(aw, &call);
     }
     else {
@@ -1853,7 +1854,6 @@ awaitable_close(PyObject *self, PyObject *Py_UNUSED(ignored))
     if (res != 0) {
         return res < 0 ? NULL : Py_None;
     }
-    release_call_args(call.args, call.arg, call.kwnames_or_arg2);
 
     if (inner != NULL) {
         /* Close the await in progress as a coroutine closes the
@@ -1873,6 +1873,7 @@ awaitable_close(PyObject *self, PyObject *Py_UNUSED(ignored))
         }
         Py_DECREF(inner);
     }
+    release_call_args(call.args, call.arg, call.kwnames_or_arg2);
     taken_records taken;
     Py_BEGIN_CRITICAL_SECTION(aw);
     queue_take(aw, &taken);
@@ -1932,7 +1933,8 @@ values_clear(PyAwaitableObject *aw)
 
 /* Whether the awaitable holds more than its function and names, which are
    released through types of their own: a finished awaitable, by far the
-   commonest to release, rarely does (its result went to the awaiter). */
+   commonest to release, rarely does (its result went to the awaiter).
+   The arguments of its call are not tested: finishing released them. */
 static inline int
 awaitable_holds_more(PyAwaitableObject *aw)
 {

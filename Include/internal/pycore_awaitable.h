@@ -151,9 +151,9 @@ _PyAwaitable_IsUnstarted(PyObject *op)
 
 /* Return a new awaitable that runs body(awaitable, func, args, nargs,
    kwnames) when it is first sent to.  It keeps strong references to func,
-   the arguments and kwnames (the keyword values follow the nargs
-   positional ones in args) until then, and takes its __name__ and
-   __qualname__ from func. */
+   until it is released, and to the arguments and kwnames (the keyword
+   values follow the nargs positional ones in args), until it finishes;
+   it takes its __name__ and __qualname__ from func. */
 extern PyObject *_PyAwaitable_NewCall(PyObject *func,
                                       _PyAwaitable_CallBody body,
                                       PyObject *const *args,

@@ -627,6 +627,30 @@ class BehaviourTests(unittest.TestCase):
                     with self.assertRaises(RuntimeError):
                         aw.send(None)
 
+    def test_close_releases_arguments_after_the_await(self):
+        # As a closed coroutine's frame is cleared once the await it
+        # delegates to is closed.
+        events = []
+        class Arg:
+            def __del__(self):
+                events.append('argument released')
+        async def inner():
+            try:
+                await suspend()
+            finally:
+                events.append('await closed')
+        async def equivalent(obj, coro):
+            await coro
+            return obj
+        for func in (equivalent, _testcapi.async_await_then_borrowed):
+            with self.subTest(func=func):
+                events.clear()
+                aw = func(Arg(), inner())
+                aw.send(None)
+                aw.close()
+                self.assertEqual(events,
+                                 ['await closed', 'argument released'])
+
     @staticmethod
     def pending_calls():
         """(name, argument type, call) for each way an awaitable keeps an
