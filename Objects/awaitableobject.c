@@ -1824,63 +1824,76 @@ awaitable_throw(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return gen_result(status, result);
 }
 
+/* close(), as a coroutine's: GeneratorExit thrown in at the await in
+   progress, so that what handles exceptions runs as except and finally
+   clauses and the exit of `async with` do in a coroutine (error callbacks,
+   the __aexit__ of a pending PyAwaitable_AsyncWith()); if the awaitable
+   then suspends again, it ignored GeneratorExit: RuntimeError, and it
+   stays suspended.  Returns the result if it finished by returning, else
+   None.  An awaitable that never started runs nothing: the body of a
+   METH_ASYNC call never runs, and its steps are dropped. */
 static PyObject *
 awaitable_close(PyObject *self, PyObject *Py_UNUSED(ignored))
 {
     PyAwaitableObject *aw = _PyAwaitable_CAST(self);
+    uint8_t state;
     int res = 0;
-    PyObject *inner = NULL;
-    pending_call call;
+    pending_call call = {0};
+    taken_records taken = {0};
 
     Py_BEGIN_CRITICAL_SECTION(aw);
+    state = aw->aw_state;
     if (aw->aw_running) {
         PyErr_SetString(PyExc_ValueError, "awaitable already executing");
         res = -1;
     }
-    else if (aw->aw_state != AW_FINISHED) {
+    else if (state == AW_CREATED) {
+        assert(aw->aw_inner == NULL);
         FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_FINISHED);
-        FT_ATOMIC_STORE_UINT8_RELAXED(aw->aw_running, 1);
-        inner = aw->aw_inner;
-        aw->aw_inner = NULL;
-        /* A body that never ran never will, and no callback runs any
-           more: the arguments go once the await in progress is closed,
-           as the frame of a closed coroutine is cleared then. */
         take_whole_call(aw, &call);
+        queue_take(aw, &taken);
     }
-    else {
-        res = 1;
+    else if (state == AW_STARTED) {
+        /* As awaitable_enter() does for throw(). */
+        FT_ATOMIC_STORE_UINT8_RELAXED(aw->aw_running, 1);
+        aw->aw_driver = _PyThreadState_GET();
     }
     Py_END_CRITICAL_SECTION();
-    if (res != 0) {
-        return res < 0 ? NULL : Py_None;
+    if (res < 0) {
+        return NULL;
+    }
+    if (state == AW_FINISHED) {
+        Py_RETURN_NONE;
+    }
+    if (state == AW_CREATED) {
+        release_call_args(call.args, call.arg, call.kwnames_or_arg2);
+        taken_release(&taken);
+        Py_RETURN_NONE;
     }
 
-    if (inner != NULL) {
-        /* Close the await in progress as a coroutine closes the
-           awaitable it delegates to.  No callback runs: as for a
-           coroutine's close(), nothing of the body runs after it. */
-        PyObject *meth;
-        if (PyObject_GetOptionalAttr(inner, &_Py_ID(close), &meth) < 0) {
-            res = -1;
-        }
-        else if (meth != NULL) {
-            PyObject *ret = PyObject_CallNoArgs(meth);
-            Py_DECREF(meth);
-            if (ret == NULL) {
-                res = -1;
-            }
-            Py_XDECREF(ret);
-        }
-        Py_DECREF(inner);
+    PyObject *exc = PyObject_CallNoArgs(PyExc_GeneratorExit);
+    if (exc == NULL) {
+        awaitable_leave(aw, PYGEN_NEXT);    // still suspended
+        return NULL;
     }
-    release_call_args(call.args, call.arg, call.kwnames_or_arg2);
-    taken_records taken;
-    Py_BEGIN_CRITICAL_SECTION(aw);
-    queue_take(aw, &taken);
-    FT_ATOMIC_STORE_UINT8_RELAXED(aw->aw_running, 0);
-    Py_END_CRITICAL_SECTION();
-    taken_release(&taken);
-    return res < 0 ? NULL : Py_None;
+    PyObject *result;
+    int status = awaitable_run(aw, Py_None, exc, &result, 0);
+    Py_DECREF(exc);
+    awaitable_leave(aw, status);
+    if (status == PYGEN_NEXT) {
+        Py_DECREF(result);
+        PyErr_SetString(PyExc_RuntimeError,
+                        "awaitable ignored GeneratorExit");
+        return NULL;
+    }
+    if (status == PYGEN_RETURN) {
+        return result;
+    }
+    if (PyErr_ExceptionMatches(PyExc_GeneratorExit)) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    return NULL;
 }
 
 
@@ -1999,9 +2012,9 @@ awaitable_finalize(PyObject *self)
             _PyErr_WarnUnawaitedCoroutine(self);
         }
     }
-    else if (aw->aw_inner != NULL && !aw->aw_running) {
-        /* Abandoned while suspended: close the await in progress, as a
-           coroutine does when it is finalized. */
+    else if (!aw->aw_running) {
+        /* Abandoned while suspended: close it, as a coroutine is closed
+           when it is finalized, which runs what handles GeneratorExit. */
         PyObject *res = awaitable_close(self, NULL);
         if (res == NULL) {
             PyErr_WriteUnraisable(self);

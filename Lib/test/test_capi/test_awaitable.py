@@ -1921,6 +1921,80 @@ class AsyncWithTests(unittest.TestCase):
         run(aw)
 
 
+    def test_close_awaits_aexit(self):
+        # Closed in the body of `async with`, the awaitable awaits
+        # __aexit__ with GeneratorExit, as a coroutine does: a lock is
+        # released, a transaction rolled back.
+        class Lock:
+            async def __aenter__(self):
+                log.append('acquire')
+            async def __aexit__(self, typ, exc, tb):
+                log.append(('release', typ))
+        expected = ['acquire', ('release', GeneratorExit)]
+        log = []
+        aw = new()
+        _testcapi.awaitable_async_with(
+            aw, Lock(), slot(aw, lambda aw, r: add_await(aw, Suspend())))
+        aw.send(None)
+        self.assertIsNone(aw.close())
+        self.assertEqual(log, expected)
+        log = []
+        async def coro():
+            async with Lock():
+                await Suspend()
+        c = coro()
+        c.send(None)
+        self.assertIsNone(c.close())
+        self.assertEqual(log, expected)
+
+    def test_finalize_awaits_aexit(self):
+        class Lock:
+            async def __aenter__(self):
+                log.append('acquire')
+            async def __aexit__(self, typ, exc, tb):
+                log.append(('release', typ))
+        log = []
+        aw = new()
+        _testcapi.awaitable_async_with(
+            aw, Lock(), slot(aw, lambda aw, r: add_await(aw, Suspend())))
+        aw.send(None)
+        with support.catch_unraisable_exception() as cm:
+            del aw
+            gc_collect()
+            self.assertIsNone(cm.unraisable)
+        self.assertEqual(log, ['acquire', ('release', GeneratorExit)])
+
+    def test_close_with_aexit_that_suspends(self):
+        # An __aexit__ that suspends ignores GeneratorExit: RuntimeError,
+        # as out of a coroutine's close().
+        log = []
+        aw = new()
+        _testcapi.awaitable_async_with(
+            aw, Manager(log),
+            slot(aw, lambda aw, r: add_await(aw, Suspend())))
+        aw.send(None)                               # in __aenter__
+        self.assertEqual(aw.send(None), 'suspend0')  # in the body
+        with self.assertRaisesRegex(RuntimeError, 'ignored GeneratorExit'):
+            aw.close()
+        self.assertEqual(log, ['enter', ('exit', GeneratorExit)])
+        self.assertTrue(aw.cr_suspended)
+        # __aexit__ finishes, not suppressing: GeneratorExit goes on.
+        with self.assertRaises(GeneratorExit):
+            aw.send(None)
+        log = []
+        async def coro():
+            async with Manager(log):
+                await Suspend()
+        c = coro()
+        c.send(None)
+        c.send(None)
+        with self.assertRaisesRegex(RuntimeError, 'ignored GeneratorExit'):
+            c.close()
+        self.assertEqual(log, ['enter', ('exit', GeneratorExit)])
+        with self.assertRaises(GeneratorExit):
+            c.send(None)
+
+
 class AsyncForTests(unittest.TestCase):
     async def agen(self, n, fail=False):
         for i in range(n):
@@ -2335,15 +2409,130 @@ class ProtocolTests(unittest.TestCase):
             finally:
                 closed.append(True)
         aw = new()
-        log = []
-        add_await(aw, inner(), None, lambda aw, e: log.append(e) or 0)
+        add_await(aw, inner())
         aw.send(None)
         self.assertIsNone(aw.close())
         self.assertEqual(closed, [True])
-        self.assertEqual(log, [])
+        self.assertFalse(aw.cr_suspended)
         self.assertIsNone(aw.close())
         with self.assertRaises(RuntimeError):
             aw.send(None)
+
+    def close_both(self, on_error, *, steps_after=()):
+        """Close, while suspended in an await of Suspend(), an awaitable
+        whose step has the error callback on_error, and a coroutine doing
+        the same in an except clause (on_error's second argument is then
+        None); return both outcomes: (close()'s result or exception type,
+        what the error callback was given, whether still suspended)."""
+        outcomes = []
+        for kind in ('awaitable', 'coroutine'):
+            log = []
+            if kind == 'awaitable':
+                aw = new()
+                def error_cb(aw, exc):
+                    log.append(type(exc))
+                    return on_error(aw, exc)
+                add_await(aw, Suspend(), None, error_cb)
+                for step in steps_after:
+                    add_await(aw, step())
+            else:
+                async def coro():
+                    try:
+                        await Suspend()
+                    except BaseException as exc:
+                        log.append(type(exc))
+                        code = on_error(None, exc)
+                        if code == 'suspend':
+                            await Suspend()
+                            return None
+                        if code == 'result':
+                            return 'result'
+                        if isinstance(code, tuple):
+                            raise code[1]
+                        if code == -1:
+                            raise
+                    for step in steps_after:
+                        await step()
+                aw = coro()
+            aw.send(None)
+            try:
+                res = aw.close()
+            except BaseException as exc:
+                res = type(exc)
+            outcomes.append((res, log, aw.cr_suspended))
+            if aw.cr_suspended:
+                run(aw)
+        return outcomes
+
+    def test_close_throws_generator_exit(self):
+        # As a coroutine's, close() throws GeneratorExit in at the await
+        # in progress: the error callback of the step gets it, as an
+        # except clause does, and may re-raise it.
+        awaitable, coroutine = self.close_both(lambda aw, exc: -1)
+        self.assertEqual(awaitable, (None, [GeneratorExit], False))
+        self.assertEqual(awaitable, coroutine)
+
+    def test_close_handled_returns_result(self):
+        # Handled, GeneratorExit lets the awaitable finish: close()
+        # returns its result, as a coroutine's returns what it returned.
+        def on_error(aw, exc):
+            if aw is None:
+                return 'result'
+            _testcapi.awaitable_set_result(aw, 'result')
+            return 0
+        awaitable, coroutine = self.close_both(on_error)
+        self.assertEqual(awaitable, ('result', [GeneratorExit], False))
+        self.assertEqual(awaitable, coroutine)
+
+    def test_close_handled_runs_steps_that_do_not_suspend(self):
+        log = []
+        async def after():
+            log.append('after')
+        awaitable, coroutine = self.close_both(lambda aw, exc: 0,
+                                               steps_after=[after])
+        self.assertEqual(awaitable, (None, [GeneratorExit], False))
+        self.assertEqual(awaitable, coroutine)
+        self.assertEqual(log, ['after', 'after'])
+
+    def test_close_ignored(self):
+        # Handled, then suspending again: RuntimeError, and the awaitable
+        # stays suspended, as a coroutine ignoring GeneratorExit does.
+        def on_error(aw, exc):
+            if aw is None:
+                return 'suspend'
+            add_await(aw, Suspend())
+            return 0
+        awaitable, coroutine = self.close_both(on_error)
+        self.assertEqual(awaitable, (RuntimeError, [GeneratorExit], True))
+        self.assertEqual(awaitable, coroutine)
+        aw = new()
+        add_await(aw, Suspend(), None, on_error)
+        aw.send(None)
+        with self.assertRaisesRegex(RuntimeError,
+                                    '^awaitable ignored GeneratorExit$'):
+            aw.close()
+        self.assertEqual(run(aw), (None, []))
+
+    def test_close_raises_what_the_error_callback_raises(self):
+        def on_error(aw, exc):
+            return (-2, KeyError('k'))
+        awaitable, coroutine = self.close_both(on_error)
+        self.assertEqual(awaitable, (KeyError, [GeneratorExit], False))
+        self.assertEqual(awaitable, coroutine)
+
+    def test_close_orphaned_after_cancel(self):
+        # Cancelled while suspended, then handed steps: nothing is awaited,
+        # and GeneratorExit unwinds what is queued.
+        aw = new()
+        add_await(aw, Suspend())
+        aw.send(None)
+        _testcapi.awaitable_cancel(aw)
+        log = []
+        add_await(aw, Suspend(0), None,
+                  lambda aw, exc: log.append(type(exc)) or -1)
+        self.assertIsNone(aw.close())
+        self.assertEqual(log, [])
+        self.assertFalse(aw.cr_suspended)
 
     def test_close_before_start_does_not_warn(self):
         aw = new()

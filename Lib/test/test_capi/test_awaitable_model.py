@@ -16,7 +16,8 @@ is compared: the events (which awaited object started,
 resumed with which value, got which exception, was closed; which callback
 ran with what; which __aenter__, __aexit__ and __aiter__ were called with
 what), what each action returned, yielded or raised, whether the
-awaitable is suspended after it, and whether its release warned.
+awaitable is suspended after it, and whether its release warned or
+reported what its finalizer's close() raised.
 
 With the stubs of test.support.hypothesis_helper, only the @example cases
 run.  With Hypothesis installed (scripts/test does it in a venv of the
@@ -228,9 +229,12 @@ class RealInner:
     """An awaited object: that of an await step, or what __aenter__(),
     __aexit__() or __anext__() of a 'with' or 'for' step returns.  It logs
     what happens to it under key (the sid of an await step; a tuple for
-    the others), and makes its step the current one whenever it runs."""
-    def __init__(self, world, sid, key, inner):
+    the others), and makes its step the current one whenever it runs.  It
+    keeps the awaitable aw, which its __await__ may cancel even while the
+    awaitable is finalized (see RealWorld.release())."""
+    def __init__(self, world, aw, sid, key, inner):
         self.world = world
+        self.aw = aw
         self.sid = sid
         self.key = key
         self.inner = inner
@@ -241,7 +245,7 @@ class RealInner:
         self.world.log.append(('start', key))
         suspensions, outcome, on_throw, at_start = self.inner
         if at_start == 'cancel':
-            _testcapi.awaitable_cancel(self.world.aw)
+            _testcapi.awaitable_cancel(self.aw)
         if outcome[0] == 'start-raise':
             raise Boom(key, 'start')
         return self.gen(key, suspensions, outcome, on_throw)
@@ -273,8 +277,9 @@ class RealManager:
     """The context manager of a 'with' step.  Its methods do not change
     the current step: __aenter__() is called when the step is queued,
     maybe by the callback of another step."""
-    def __init__(self, world, step):
+    def __init__(self, world, aw, step):
         self.world = world
+        self.aw = aw
         self.step = step
 
     def __aenter__(self):
@@ -282,7 +287,8 @@ class RealManager:
         self.world.log.append(('aenter', sid))
         if self.step.enter_call == 'raise':
             raise Boom(sid, 'aenter')
-        return RealInner(self.world, sid, (sid, 'enter'), self.step.enter)
+        return RealInner(self.world, self.aw, sid, (sid, 'enter'),
+                         self.step.enter)
 
     def __aexit__(self, typ, exc, tb):
         sid = self.step.sid
@@ -291,13 +297,15 @@ class RealManager:
         else:
             self.world.log.append(('aexit', sid, typ.__name__, describe(exc),
                                    tb is exc.__traceback__))
-        return RealInner(self.world, sid, (sid, 'exit'), self.step.exit)
+        return RealInner(self.world, self.aw, sid, (sid, 'exit'),
+                         self.step.exit)
 
 
 class RealIterator:
     """The asynchronous iterator of a 'for' step."""
-    def __init__(self, world, step):
+    def __init__(self, world, aw, step):
         self.world = world
+        self.aw = aw
         self.step = step
         self.index = 0
 
@@ -311,7 +319,7 @@ class RealIterator:
         self.index += 1
         items = self.step.items
         inner = items[i] if i < len(items) else STOP
-        return RealInner(self.world, sid, (sid, 'next', i), inner)
+        return RealInner(self.world, self.aw, sid, (sid, 'next', i), inner)
 
 
 class RealWorld:
@@ -329,7 +337,10 @@ class RealWorld:
         self.next_loop_slot = LOOP_SLOTS
         self.loop_slots = {}     # sid -> slot of its error callback
 
-    def queue(self, step):
+    def queue(self, step, aw):
+        """Queue step on aw: self.aw, or, from a callback, the awaitable
+        it was given (self.aw is None once the awaitable is released, and
+        its finalizer may run callbacks)."""
         self.steps[step.sid] = step
         slots = (0 if step.on_result is not None else -1,
                  1 if step.on_error is not None else -1)
@@ -339,11 +350,11 @@ class RealWorld:
                 slot = self.defer_slots[step.sid] = self.next_defer_slot
                 self.next_defer_slot += 1
                 _testcapi.awaitable_set_value(
-                    self.aw, slot, lambda aw: self.on_defer(step))
-            _testcapi.awaitable_defer_await(self.aw, slot)
+                    aw, slot, lambda aw: self.on_defer(aw, step))
+            _testcapi.awaitable_defer_await(aw, slot)
         elif step.kind == 'with':
             _testcapi.awaitable_async_with(
-                self.aw, RealManager(self, step), *slots)
+                aw, RealManager(self, aw, step), *slots)
         elif step.kind == 'for':
             if step.on_error is not None:
                 slot = self.loop_slots.get(step.sid)
@@ -351,33 +362,33 @@ class RealWorld:
                     slot = self.loop_slots[step.sid] = self.next_loop_slot
                     self.next_loop_slot += 1
                     _testcapi.awaitable_set_value(
-                        self.aw, slot,
+                        aw, slot,
                         lambda aw, exc: self.on_error(aw, exc, step))
                 slots = (slots[0], slot)
             _testcapi.awaitable_async_for(
-                self.aw, RealIterator(self, step), *slots)
+                aw, RealIterator(self, aw, step), *slots)
         elif step.kind == 'return':
             _testcapi.awaitable_return_await(
-                self.aw, RealInner(self, step.sid, step.sid, step.inner))
+                aw, RealInner(self, aw, step.sid, step.sid, step.inner))
         else:
             _testcapi.awaitable_add_await(
-                self.aw, RealInner(self, step.sid, step.sid, step.inner),
+                aw, RealInner(self, aw, step.sid, step.sid, step.inner),
                 *slots)
 
-    def try_queue(self, step):
+    def try_queue(self, step, aw):
         try:
-            self.queue(step)
+            self.queue(step, aw)
         except Exception as exc:
             self.log.append(('queue_failed', describe(exc)))
 
-    def do_body(self, body):
+    def do_body(self, body, aw):
         for action in body:
             if action[0] == 'queue':
-                self.try_queue(action[1])
+                self.try_queue(action[1], aw)
             elif action[0] == 'set_result':
-                _testcapi.awaitable_set_result(self.aw, action[1])
+                _testcapi.awaitable_set_result(aw, action[1])
             elif action[0] == 'cancel':
-                _testcapi.awaitable_cancel(self.aw)
+                _testcapi.awaitable_cancel(aw)
 
     def on_result(self, aw, value):
         step = self.steps[self.current]
@@ -386,7 +397,7 @@ class RealWorld:
             self.log.append(('unexpected result callback', step.sid))
             return 0
         code, body = step.on_result
-        self.do_body(body)
+        self.do_body(body, aw)
         sid = step.sid
         if code == 'raise':
             raise Boom(sid, 'result_cb')
@@ -406,7 +417,7 @@ class RealWorld:
             self.log.append(('unexpected error callback', step.sid))
             return -1
         code, body = step.on_error
-        self.do_body(body)
+        self.do_body(body, aw)
         sid = step.sid
         if code == -2:
             return (-2, Boom(sid, 'error_cb'))
@@ -418,10 +429,10 @@ class RealWorld:
             return (0, Boom(sid, 'error_cb'))
         return code
 
-    def on_defer(self, step):
+    def on_defer(self, aw, step):
         self.current = step.sid
         self.log.append(('defer', step.sid))
-        self.do_body(step.body)
+        self.do_body(step.body, aw)
         if step.code == 'raise':
             raise Boom(step.sid, 'defer')
         if step.code == '-1-noexc':
@@ -447,7 +458,7 @@ class RealWorld:
             elif kind == 'set_result':
                 _testcapi.awaitable_set_result(aw, action[1])
             elif kind == 'queue':
-                self.queue(action[1])
+                self.queue(action[1], aw)
             return ('ok',)
         except StopIteration as exc:
             return ('return', exc.value)
@@ -458,21 +469,45 @@ class RealWorld:
         return self.aw.cr_suspended
 
     def release(self):
+        """Release the awaitable; return the categories of the warnings
+        emitted, then ('unraisable', exception) for what its finalizer's
+        close() raised."""
         ref = weakref.ref(self.aw)
-        with warnings.catch_warnings(record=True) as w:
-            warnings.simplefilter('always')
-            # The awaitable and the world are in a cycle (through the
-            # dispatchers saved as values): break it.
-            self.aw = None
-            if ref() is not None:
+        unraisable = []
+        def hook(u):
+            unraisable.append(('unraisable', describe(u.exc_value)))
+        old_hook = sys.unraisablehook
+        sys.unraisablehook = hook
+        try:
+            with warnings.catch_warnings(record=True) as w:
+                warnings.simplefilter('always')
+                self.release_awaitable(ref)
+        finally:
+            sys.unraisablehook = old_hook
+        return [str(x.category.__name__) for x in w] + unraisable
+
+    def release_awaitable(self, ref):
+        # The awaitable and the world are in a cycle (through the
+        # dispatchers saved as values): break it.  The awaitable may
+        # be in cycles of its own (through the RealInner objects it
+        # holds, which keep it): the collector finalizes it then.  An
+        # await that its finalizer starts (and logs) is outside the
+        # garbage that collection found, and is released by a later
+        # one: collect until nothing more is logged.
+        self.aw = None
+        if ref() is not None:
+            logged = -1
+            for _ in range(10):
+                if len(self.log) == logged:
+                    break
+                logged = len(self.log)
                 gc.collect()
-        return [str(x.category.__name__) for x in w]
 
 
 def run_real(program, driver, drain):
     world = RealWorld()
     for step in program:
-        world.try_queue(step)
+        world.try_queue(step, world.aw)
     outcomes = []
     for action in driver:
         outcomes.append((action[0], world.act(action), world.suspended()))
@@ -888,13 +923,7 @@ class Model:
             self.state = 'started'
             return self.outcome(self.run(None, exc))
         if kind == 'close':
-            if self.state != 'finished':
-                self.state = 'finished'
-                inner, self.inner = self.inner, None
-                if inner is not None:
-                    inner.close()
-                self.queue_.clear()
-            return ('close', None)
+            return self.close()
         if kind == 'cancel':
             self.cancel()
         elif kind == 'set_result':
@@ -904,6 +933,24 @@ class Model:
             if failure is not None:
                 return ('raise', describe(failure.exc))
         return ('ok',)
+
+    def close(self):
+        # As a coroutine's: nothing runs if it never started; otherwise
+        # GeneratorExit is thrown in, and suspending again ignores it.
+        if self.state == 'created':
+            self.state = 'finished'
+            self.queue_.clear()
+        if self.state == 'finished':
+            return ('close', None)
+        res = self.run(None, GeneratorExit())
+        if res[0] == 'yield':
+            return ('raise', describe(RuntimeError()))
+        if res[0] == 'raise' and type(res[1]) is GeneratorExit:
+            return ('close', None)
+        res = self.outcome(res)
+        if res[0] == 'return':
+            return ('close', res[1])
+        return res
 
     def outcome(self, res):
         status, value = res
@@ -921,10 +968,18 @@ class Model:
 
     def release(self):
         warned = []
-        if self.state == 'created' and not self.cancels:
-            warned.append('RuntimeWarning')
-        elif self.inner is not None:
-            self.inner.close()
+        if self.state == 'created':
+            if not self.cancels:
+                warned.append('RuntimeWarning')
+        elif self.state == 'started':
+            # Finalized while suspended: closed, what close() raises
+            # reported as unraisable.  If it ignored GeneratorExit, what
+            # it awaits is released, and finalized.
+            res = self.close()
+            if res[0] == 'raise':
+                warned.append(('unraisable', res[1]))
+            if self.state == 'started' and self.inner is not None:
+                self.inner.close()
         return warned
 
 
@@ -1184,6 +1239,20 @@ class ModelTests(unittest.TestCase):
     # Finished: adding a step, throwing, sending.
     @example(program=[], driver=[SEND, ('queue', DEFER()), ('throw',),
                                  ('set_result', 1), SEND], drain=True)
+    # Close, as a coroutine's: GeneratorExit to the error callback, which
+    # lets it go, handles it (the awaitable returns its result, or awaits
+    # and suspends again: it ignored GeneratorExit) or raises another;
+    # released while suspended: closed so.
+    @example(program=[AWAIT(2, on_error=(-1, [])), AWAIT(1)],
+             driver=[SEND, ('close',), ('close',)], drain=False)
+    @example(program=[AWAIT(2, on_error=(0, [('set_result', 'r')]))],
+             driver=[SEND, ('close',)], drain=False)
+    @example(program=[AWAIT(2, on_error=(0, [])), AWAIT(1)],
+             driver=[SEND, ('close',), ('close',)], drain=True)
+    @example(program=[AWAIT(2, on_error=(-2, []))],
+             driver=[SEND, ('close',)], drain=False)
+    @example(program=[AWAIT(2, on_error=(0, [])), AWAIT(1)],
+             driver=[SEND], drain=False)
     def test_protocol(self, program, driver, drain):
         self.check(program, driver, drain)
 
@@ -1285,6 +1354,17 @@ class ModelTests(unittest.TestCase):
     # is called.
     @example(program=[], driver=[SEND, ('queue', WITH()), ('queue', FOR())],
              drain=True)
+    # Closed or released in the body of `async with`: __aexit__ is awaited
+    # with GeneratorExit (and, suspending, ignores it).
+    @example(program=[WITH(exit=INNER(0, ('return', False)), on_body=(0, [
+                          ('queue', AWAIT(2))]))],
+             driver=[SEND, SEND, ('close',)], drain=True)
+    @example(program=[WITH(on_body=(0, [('queue', AWAIT(2))]),
+                           on_error=(0, []))],
+             driver=[SEND, SEND, ('close',)], drain=True)
+    @example(program=[WITH(exit=INNER(0, ('return', False)), on_body=(0, [
+                          ('queue', AWAIT(2))]))],
+             driver=[SEND, SEND], drain=False)
     def test_async_with_for(self, program, driver, drain):
         self.check(program, driver, drain)
 
