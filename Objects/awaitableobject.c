@@ -1207,8 +1207,8 @@ hand_over_end(awaitable_record *rec, PyObject *old_result, PyObject **presult)
    hands over that await to the caller instead (_PyAwaitable_HANDED_OVER, with
    the iterator to await in *presult).  aw_running is set.  This is the
    loop of awaitable_run(), which releases what the awaitable kept once it
-   finished. */
-static int
+   finished, and its only caller. */
+static inline Py_ALWAYS_INLINE int
 awaitable_steps(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
                 PyObject **presult, int can_hand_over)
 {
@@ -1396,7 +1396,13 @@ awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
               PyObject **presult, int can_hand_over)
 {
     int status = awaitable_steps(aw, arg, exc, presult, can_hand_over);
-    if (status != PYGEN_NEXT) {
+    /* Read without the critical section: only the thread that runs the
+       awaitable changes the fields of its call meanwhile.  An awaitable
+       of the API without METH_ASYNC has no call. */
+    if (status != PYGEN_NEXT
+        && ((uintptr_t)aw->aw_args | (uintptr_t)aw->aw_arg
+            | (uintptr_t)aw->aw_kwnames) != 0)
+    {
         assert(aw->aw_state == AW_FINISHED);
         release_kept_args(aw);
     }
