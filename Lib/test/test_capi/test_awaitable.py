@@ -1445,6 +1445,19 @@ class Manager:
         return self.suppress
 
 
+class Lock:
+    """A context manager that logs its acquire and its release, neither
+    of which suspends."""
+    def __init__(self, log):
+        self.log = log
+
+    async def __aenter__(self):
+        self.log.append('acquire')
+
+    async def __aexit__(self, typ, exc, tb):
+        self.log.append(('release', typ))
+
+
 class AsyncWithTests(unittest.TestCase):
     def test_body_gets_callers_awaitable(self):
         aw = new()
@@ -1920,27 +1933,27 @@ class AsyncWithTests(unittest.TestCase):
             _testcapi.awaitable_async_with(aw, NotAwaitable())
         run(aw)
 
+    def suspended_in_lock(self, log):
+        """An awaitable suspended in the body of `async with Lock(log)`."""
+        aw = new()
+        _testcapi.awaitable_async_with(
+            aw, Lock(log),
+            slot(aw, lambda aw, r: add_await(aw, Suspend())))
+        aw.send(None)
+        return aw
 
     def test_close_awaits_aexit(self):
         # Closed in the body of `async with`, the awaitable awaits
         # __aexit__ with GeneratorExit, as a coroutine does: a lock is
         # released, a transaction rolled back.
-        class Lock:
-            async def __aenter__(self):
-                log.append('acquire')
-            async def __aexit__(self, typ, exc, tb):
-                log.append(('release', typ))
         expected = ['acquire', ('release', GeneratorExit)]
         log = []
-        aw = new()
-        _testcapi.awaitable_async_with(
-            aw, Lock(), slot(aw, lambda aw, r: add_await(aw, Suspend())))
-        aw.send(None)
+        aw = self.suspended_in_lock(log)
         self.assertIsNone(aw.close())
         self.assertEqual(log, expected)
         log = []
         async def coro():
-            async with Lock():
+            async with Lock(log):
                 await Suspend()
         c = coro()
         c.send(None)
@@ -1948,16 +1961,8 @@ class AsyncWithTests(unittest.TestCase):
         self.assertEqual(log, expected)
 
     def test_finalize_awaits_aexit(self):
-        class Lock:
-            async def __aenter__(self):
-                log.append('acquire')
-            async def __aexit__(self, typ, exc, tb):
-                log.append(('release', typ))
         log = []
-        aw = new()
-        _testcapi.awaitable_async_with(
-            aw, Lock(), slot(aw, lambda aw, r: add_await(aw, Suspend())))
-        aw.send(None)
+        aw = self.suspended_in_lock(log)
         with support.catch_unraisable_exception() as cm:
             del aw
             gc_collect()
