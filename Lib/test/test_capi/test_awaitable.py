@@ -1933,11 +1933,13 @@ class AsyncWithTests(unittest.TestCase):
             _testcapi.awaitable_async_with(aw, NotAwaitable())
         run(aw)
 
-    def suspended_in_lock(self, log):
-        """An awaitable suspended in the body of `async with Lock(log)`."""
+    def sent_once_in(self, manager):
+        """An awaitable doing `async with manager` whose body awaits
+        Suspend(), sent to once: suspended in the body if __aenter__ does
+        not suspend, else in __aenter__."""
         aw = new()
         _testcapi.awaitable_async_with(
-            aw, Lock(log),
+            aw, manager,
             slot(aw, lambda aw, r: add_await(aw, Suspend())))
         aw.send(None)
         return aw
@@ -1948,7 +1950,7 @@ class AsyncWithTests(unittest.TestCase):
         # released, a transaction rolled back.
         expected = ['acquire', ('release', GeneratorExit)]
         log = []
-        aw = self.suspended_in_lock(log)
+        aw = self.sent_once_in(Lock(log))
         self.assertIsNone(aw.close())
         self.assertEqual(log, expected)
         log = []
@@ -1962,7 +1964,7 @@ class AsyncWithTests(unittest.TestCase):
 
     def test_finalize_awaits_aexit(self):
         log = []
-        aw = self.suspended_in_lock(log)
+        aw = self.sent_once_in(Lock(log))
         with support.catch_unraisable_exception() as cm:
             del aw
             gc_collect()
@@ -1973,11 +1975,7 @@ class AsyncWithTests(unittest.TestCase):
         # An __aexit__ that suspends ignores GeneratorExit: RuntimeError,
         # as out of a coroutine's close().
         log = []
-        aw = new()
-        _testcapi.awaitable_async_with(
-            aw, Manager(log),
-            slot(aw, lambda aw, r: add_await(aw, Suspend())))
-        aw.send(None)                               # in __aenter__
+        aw = self.sent_once_in(Manager(log))         # in __aenter__
         self.assertEqual(aw.send(None), 'suspend0')  # in the body
         with self.assertRaisesRegex(RuntimeError, 'ignored GeneratorExit'):
             aw.close()
