@@ -1062,12 +1062,21 @@ handled_exception(PyAwaitableObject *aw)
 }
 
 /* Send arg to (or throw exc, if not NULL, into) the await in progress,
-   inner, while it handles the exception handled.  Kept out of line: only
-   an __aexit__ after an exception takes this path. */
+   inner, while it handles the exception handled; close it if exc is a
+   GeneratorExit.  Kept out of line: only an __aexit__ after an exception
+   takes this path. */
 static Py_NO_INLINE int
 send_inner_handling(PyObject *inner, PyObject *arg, PyObject *exc,
                     PyObject *handled, PyObject **pvalue)
 {
+    if (exc != NULL
+        && PyErr_GivenExceptionMatches(exc, PyExc_GeneratorExit))
+    {
+        /* Closing inner is no part of the handling: a coroutine closes
+           the await in progress (gen_close_iter()) before it enters its
+           frame again, where the exception is handled. */
+        return throw_inner(inner, exc, pvalue);
+    }
     PyThreadState *tstate = _PyThreadState_GET();
     _PyErr_StackItem item;
     int status;
@@ -1417,8 +1426,11 @@ throw_inner(PyObject *inner, PyObject *exc, PyObject **pvalue)
     PyObject *ret;
     *pvalue = NULL;
     if (PyErr_GivenExceptionMatches(exc, PyExc_GeneratorExit)) {
+        /* As gen_close_iter() does: an error looking up close() is
+           reported, and GeneratorExit is raised at the await all the
+           same. */
         if (PyObject_GetOptionalAttr(inner, &_Py_ID(close), &meth) < 0) {
-            return PYGEN_ERROR;
+            PyErr_WriteUnraisable(inner);
         }
         if (meth != NULL) {
             ret = PyObject_CallNoArgs(meth);

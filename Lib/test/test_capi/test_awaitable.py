@@ -1997,6 +1997,33 @@ class AsyncWithTests(unittest.TestCase):
         with self.assertRaises(GeneratorExit):
             c.send(None)
 
+    def test_close_in_aexit_after_body_exception(self):
+        # Closed while __aexit__ handles the body's exception, the
+        # awaitable closes the await of __aexit__ before it handles that
+        # exception again, as a coroutine does (gen_close_iter()): the
+        # GeneratorExit that __aexit__ gets is not chained to it.
+        seen = []
+        class Manager:
+            async def __aenter__(self):
+                pass
+            async def __aexit__(self, typ, exc, tb):
+                try:
+                    await Suspend()
+                except GeneratorExit as exit:
+                    seen.append((typ, exit.__context__))
+                    raise
+        aw = new()
+        body = slot(aw, lambda aw, res: (-1, KeyError('body')))
+        _testcapi.awaitable_async_with(aw, Manager(), body)
+        async def coro():
+            async with Manager():
+                raise KeyError('body')
+        for awaitable in (aw, coro()):
+            self.assertEqual(awaitable.send(None), 'suspend0')
+            self.assertIsNone(awaitable.close())
+            self.assertIsNone(sys.exception())
+        self.assertEqual(seen, [(KeyError, None)] * 2)
+
 
 class AsyncForTests(unittest.TestCase):
     async def agen(self, n, fail=False):
@@ -2420,6 +2447,46 @@ class ProtocolTests(unittest.TestCase):
         self.assertIsNone(aw.close())
         with self.assertRaises(RuntimeError):
             aw.send(None)
+
+    def test_close_reports_failed_close_lookup(self):
+        # As a coroutine's close() (gen_close_iter()): an error looking up
+        # close() on the object being awaited is reported as unraisable,
+        # and GeneratorExit is thrown in all the same.
+        class BadClose:
+            def __await__(self):
+                return self
+            def __next__(self):
+                return 'x'
+            @property
+            def close(self):
+                raise LookupError('close')
+        outcomes = []
+        for kind in ('awaitable', 'coroutine'):
+            log = []
+            def on_error(exc):
+                log.append(type(exc))
+            awaited = BadClose()
+            if kind == 'awaitable':
+                aw = new()
+                add_await(aw, awaited, None,
+                          lambda aw, exc: on_error(exc) or -1)
+            else:
+                async def coro():
+                    try:
+                        await awaited
+                    except BaseException as exc:
+                        on_error(exc)
+                        raise
+                aw = coro()
+            self.assertEqual(aw.send(None), 'x')
+            with support.catch_unraisable_exception() as cm:
+                res = aw.close()
+                self.assertIs(cm.unraisable.object, awaited)
+                unraisable = type(cm.unraisable.exc_value)
+            outcomes.append((res, log, unraisable, aw.cr_suspended))
+        self.assertEqual(outcomes[0],
+                         (None, [GeneratorExit], LookupError, False))
+        self.assertEqual(outcomes[0], outcomes[1])
 
     def close_both(self, on_error, *, steps_after=()):
         """Close, while suspended in an await of Suspend(), an awaitable
