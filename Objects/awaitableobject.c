@@ -2693,10 +2693,15 @@ PyAwaitable_SetResult(PyObject *awaitable, PyObject *result)
         return -1;
     }
     PyAwaitableObject *aw = _PyAwaitable_CAST(awaitable);
-    PyObject *old;
+    PyObject *old = NULL;
     Py_BEGIN_CRITICAL_SECTION(aw);
-    old = aw->aw_result;
-    aw->aw_result = Py_NewRef(result);
+    /* A finished awaitable handed its result over (or, having raised, has
+       none to give): one set now would only be kept until it is
+       destroyed. */
+    if (aw->aw_state != AW_FINISHED) {
+        old = aw->aw_result;
+        aw->aw_result = Py_NewRef(result);
+    }
     Py_END_CRITICAL_SECTION();
     Py_XDECREF(old);
     return 0;

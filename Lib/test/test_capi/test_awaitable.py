@@ -309,6 +309,16 @@ class ResultTests(unittest.TestCase):
         self.assertEqual(sys.getrefcount(first), refs)
         self.assertEqual(run(aw), ('last', []))
 
+    def test_set_result_on_finished_keeps_nothing(self):
+        # No effect, not even a reference kept until the awaitable goes:
+        # it finished, and its result was handed over.
+        aw = new()
+        self.assertEqual(run(aw), (None, []))
+        result = object()
+        refs = sys.getrefcount(result)
+        self.assertEqual(_testcapi.awaitable_set_result(aw, result), 0)
+        self.assertEqual(sys.getrefcount(result), refs)
+
     def test_set_result_from_callback(self):
         aw = new()
         _testcapi.awaitable_set_result(aw, 'before')
