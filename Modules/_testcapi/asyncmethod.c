@@ -777,7 +777,8 @@ rebind_function(PyObject *module, PyObject *args)
 
 /* set_function_doc(func): what numpy's add_docstring() does, write the
    doc string of func through m_ml, which shows a copy if func is async.
-   The string is static: add_docstring() keeps its own alive. */
+   The string is static: add_docstring() keeps its own alive.  It holds a
+   text signature for the name "new_doc" (new_function_defs). */
 static PyObject *
 set_function_doc(PyObject *module, PyObject *func)
 {
@@ -785,7 +786,8 @@ set_function_doc(PyObject *module, PyObject *func)
         PyErr_SetString(PyExc_TypeError, "a builtin function is required");
         return NULL;
     }
-    ((PyCFunctionObject *)func)->m_ml->ml_doc = "doc set through m_ml";
+    ((PyCFunctionObject *)func)->m_ml->ml_doc =
+        "new_doc($module, /)\n--\n\ndoc set through m_ml";
     Py_RETURN_NONE;
 }
 

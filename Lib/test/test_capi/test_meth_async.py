@@ -1101,12 +1101,17 @@ class FlagTests(unittest.TestCase):
     def test_doc_set_through_function_object(self):
         # numpy's add_docstring() sets the doc string of a builtin through
         # m_ml, which writes the copy: the definition still matches it.
+        # The text signature is read from the new doc string too, not from
+        # the definition's (which has none, so the flags would give
+        # '($self, /)').
         f = _testcapi.new_async_function('new_doc', None, None)
         _testcapi.set_function_doc(f)
         g = _testcapi.new_async_function('new_doc', None, None)
         self.assertEqual(_testcapi.function_def_id(g),
                          _testcapi.function_def_id(f))
-        self.assertEqual(g.__doc__, 'doc set through m_ml')
+        for func in f, g:
+            self.assertEqual(func.__doc__, 'doc set through m_ml')
+            self.assertEqual(func.__text_signature__, '($module, /)')
         self.assertEqual(run_await(g()), ('noargs', None))
 
     def test_specialization_does_not_call_body(self):
