@@ -2458,6 +2458,27 @@ class ProtocolTests(unittest.TestCase):
         with self.assertRaises(RuntimeError):
             aw.send(None)
 
+    def test_dunder_await_may_return_awaitable(self):
+        # An awaitable object is an iterator: __await__ may return one,
+        # where returning a coroutine raises TypeError.
+        class Wrapper:
+            def __init__(self, obj):
+                self.obj = obj
+            def __await__(self):
+                return self.obj
+        async def main(obj):
+            return await Wrapper(obj)
+        aw = new()
+        _testcapi.awaitable_set_result(aw, 'result')
+        self.assertEqual(run(main(aw)), ('result', []))
+        async def coro():
+            return 'result'
+        c = coro()
+        with self.assertRaisesRegex(TypeError,
+                                    r'^__await__\(\) returned a coroutine$'):
+            run(main(c))
+        c.close()
+
     def test_close_reports_failed_close_lookup(self):
         # As a coroutine's close() (gen_close_iter()): an error looking up
         # close() on the object being awaited is reported as unraisable,
