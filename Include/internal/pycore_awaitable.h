@@ -184,10 +184,6 @@ extern PyObject *_PyCFunction_CallAsync(PyObject *func, PyMethodDef *ml,
                                         PyObject *const *args,
                                         Py_ssize_t nargs, PyObject *kwnames);
 
-/* Free the copies of METH_ASYNC definitions that function objects show
-   (Objects/methodobject.c), when the runtime is finalized. */
-extern void _PyCFunction_FiniAsyncDefs(void);
-
 /* Check the result of a METH_ASYNC C function the way
    _Py_CheckFunctionResult() does, calling it only for an error or a wrong
    result: the bodies of METH_NOARGS and METH_O functions and methods,
