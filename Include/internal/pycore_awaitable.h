@@ -176,6 +176,37 @@ extern PyObject *_PyAwaitable_NewCallOneArg(PyObject *func,
 extern int _PyCFunction_CheckAsyncArgs(PyObject *func, int flags,
                                        Py_ssize_t nargs, PyObject *kwnames);
 
+/* The copy of a METH_ASYNC definition that its function objects and
+   method descriptors show, as m_ml and d_method, in place of the
+   definition given: the same but for its flags, which have no calling
+   convention (Objects/methodobject.c). */
+typedef struct _PyCFunctionAsyncDef {
+    PyMethodDef shown;      // what they point to; first, for the casts
+    PyMethodDef *def;       // the definition given
+    PyMethodDef given;      // *def when copied
+    struct _PyCFunctionAsyncDef *next;    // in async_method_defs.all
+} _PyCFunctionAsyncDef;
+
+/* The definition given, as it was when copied, for the copy shown: its
+   calling convention and C function are the ones that calls use. */
+static inline PyMethodDef *
+_PyCFunction_AsyncDefGiven(PyMethodDef *shown)
+{
+    assert(shown->ml_flags & METH_ASYNC);
+    return &((_PyCFunctionAsyncDef *)shown)->given;
+}
+
+/* The copy to show for ml, a METH_ASYNC definition or a copy: found or
+   made, under a lock of the runtime.  NULL with an exception set if out
+   of memory. */
+extern PyMethodDef *_PyCFunction_GetAsyncDef(PyMethodDef *ml);
+
+/* PyCMethod_New() for ml, a definition without METH_ASYNC or a copy,
+   which it does not look up: the bound methods of method descriptors,
+   which show the copy. */
+extern PyObject *_PyCMethod_NewShown(PyMethodDef *ml, PyObject *self,
+                                     PyObject *module, PyTypeObject *cls);
+
 /* Call the C function of the METH_ASYNC method ml with the calling
    convention its flags give, passing awaitable after self. */
 extern PyObject *_PyCFunction_CallAsync(PyObject *func, PyMethodDef *ml,

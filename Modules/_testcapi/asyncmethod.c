@@ -751,15 +751,81 @@ function_flags(PyObject *module, PyObject *func)
     return PyLong_FromLong(flags);
 }
 
-/* function_def_id(func): the address of the definition func shows */
+/* function_def_id(func): the address of the definition func shows, as
+   m_ml if it is a function object, as d_method if a method descriptor */
 static PyObject *
 function_def_id(PyObject *module, PyObject *func)
 {
-    if (!PyCFunction_Check(func)) {
-        PyErr_SetString(PyExc_TypeError, "a builtin function is required");
+    if (PyCFunction_Check(func)) {
+        return PyLong_FromVoidPtr(((PyCFunctionObject *)func)->m_ml);
+    }
+    if (Py_IS_TYPE(func, &PyMethodDescr_Type)
+        || Py_IS_TYPE(func, &PyClassMethodDescr_Type))
+    {
+        return PyLong_FromVoidPtr(((PyMethodDescrObject *)func)->d_method);
+    }
+    PyErr_SetString(PyExc_TypeError,
+                    "a builtin function or method descriptor is required");
+    return NULL;
+}
+
+/* descriptor_flags(descr): the flags of the definition that the method
+   descriptor descr shows */
+static PyObject *
+descriptor_flags(PyObject *module, PyObject *descr)
+{
+    if (!Py_IS_TYPE(descr, &PyMethodDescr_Type)
+        && !Py_IS_TYPE(descr, &PyClassMethodDescr_Type))
+    {
+        PyErr_SetString(PyExc_TypeError, "a method descriptor is required");
         return NULL;
     }
-    return PyLong_FromVoidPtr(((PyCFunctionObject *)func)->m_ml);
+    return PyLong_FromLong(((PyMethodDescrObject *)descr)->d_method->ml_flags);
+}
+
+/* call_unbound_like_cython(descr, self, *args): the call that the modules
+   Cython generates make of a method of a built-in type, unbound, with one
+   argument or none (__Pyx_TryUnpackUnboundCMethod() and
+   __Pyx__CallUnboundCMethod0/1() in Cython/Utility/ObjectHandling.c):
+   ml_meth itself, with the calling convention read from the flags of the
+   method descriptor: exactly METH_NOARGS or METH_O, else any with
+   METH_VARARGS.  Otherwise, the descriptor is called. */
+static PyObject *
+call_unbound_like_cython(PyObject *module, PyObject *const *args,
+                         Py_ssize_t nargs)
+{
+    if (nargs < 2 || nargs > 3 || !Py_IS_TYPE(args[0], &PyMethodDescr_Type)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "call_unbound_like_cython(descr, self[, arg])");
+        return NULL;
+    }
+    PyMethodDef *ml = ((PyMethodDescrObject *)args[0])->d_method;
+    int flags = ml->ml_flags & ~(METH_CLASS | METH_STATIC | METH_COEXIST);
+    PyObject *self = args[1];
+    PyObject *arg = nargs == 3 ? args[2] : NULL;
+    if (flags == METH_NOARGS && arg == NULL) {
+        return ml->ml_meth(self, NULL);
+    }
+    if (flags == METH_O && arg != NULL) {
+        return ml->ml_meth(self, arg);
+    }
+    if (flags & METH_VARARGS) {
+        PyObject *tuple = arg ? PyTuple_Pack(1, arg) : PyTuple_New(0);
+        if (tuple == NULL) {
+            return NULL;
+        }
+        PyObject *res;
+        if (flags & METH_KEYWORDS) {
+            res = ((PyCFunctionWithKeywords)(void(*)(void))ml->ml_meth)(
+                self, tuple, NULL);
+        }
+        else {
+            res = ml->ml_meth(self, tuple);
+        }
+        Py_DECREF(tuple);
+        return res;
+    }
+    return PyObject_Vectorcall(args[0], args + 1, nargs - 1, NULL);
 }
 
 /* rebind_function(func, self): a function object made from the
@@ -922,6 +988,9 @@ static PyMethodDef test_methods[] = {
     {"call_like_cython", _PyCFunction_CAST(call_like_cython), METH_FASTCALL},
     {"function_flags", function_flags, METH_O},
     {"function_def_id", function_def_id, METH_O},
+    {"descriptor_flags", descriptor_flags, METH_O},
+    {"call_unbound_like_cython", _PyCFunction_CAST(call_unbound_like_cython),
+     METH_FASTCALL},
     {"rebind_function", rebind_function, METH_VARARGS},
     {"set_function_doc", set_function_doc, METH_O},
     {"redefine", redefine, METH_NOARGS},

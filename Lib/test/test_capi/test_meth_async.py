@@ -1060,6 +1060,53 @@ class FlagTests(unittest.TestCase):
                 self.assertEqual(run_await(aw), expected)
         self.assertEqual(_testcapi.call_like_cython(obj.sync), 'sync')
 
+    def test_method_descriptors_show_the_copy(self):
+        # Method descriptors show the copy that their bound methods show,
+        # with no calling convention either, as Cython reads the flags of
+        # a method descriptor to call the methods of built-in types.
+        METH_CLASS, METH_ASYNC = 0x10, 0x400
+        cls = _testcapi.AsyncMethods
+        obj = cls()
+        for name, flags in [('noargs', METH_ASYNC), ('o', METH_ASYNC),
+                            ('varargs', METH_ASYNC),
+                            ('varargs_keywords', METH_ASYNC),
+                            ('method', METH_ASYNC | 0x200),
+                            ('classmethod_o', METH_ASYNC | METH_CLASS)]:
+            with self.subTest(name=name):
+                descr = cls.__dict__[name]
+                self.assertEqual(_testcapi.descriptor_flags(descr), flags)
+                self.assertEqual(_testcapi.function_def_id(descr),
+                                 _testcapi.function_def_id(getattr(obj, name)))
+        self.assertEqual(_testcapi.descriptor_flags(cls.__dict__['sync']),
+                         0x4)   # METH_NOARGS: ordinary methods unchanged
+        # The calls still take the convention given.
+        self.assertEqual(cls.__dict__['o'].__text_signature__,
+                         '($self, object, /)')
+        with self.assertRaisesRegex(TypeError, 'exactly one argument'):
+            cls.__dict__['o'](obj)
+        with self.assertRaisesRegex(TypeError, 'takes no keyword arguments'):
+            obj.varargs(k=1)
+        self.assertEqual(run_await(cls.__dict__['varargs'](obj, 1, 2)),
+                         ('varargs', obj, (1, 2)))
+
+    def test_called_unbound_as_cython_calls(self):
+        obj = _testcapi.AsyncMethods()
+        cls = _testcapi.AsyncMethods
+        for name, args, expected in [
+            ('noargs', (), ('noargs', obj)),
+            ('o', (1,), ('o', obj, 1)),
+            ('varargs', (2,), ('varargs', obj, (2,))),
+            ('varargs_keywords', (3,), ('varargs_keywords', obj, (3,), None)),
+        ]:
+            with self.subTest(name=name):
+                aw = _testcapi.call_unbound_like_cython(cls.__dict__[name],
+                                                        obj, *args)
+                self.assertIsInstance(aw, types.AwaitableType)
+                self.assertEqual(run_await(aw), expected)
+        self.assertEqual(
+            _testcapi.call_unbound_like_cython(cls.__dict__['sync'], obj),
+            'sync')
+
     def test_one_definition_shown(self):
         # The function objects of one definition show the same one (as
         # _lsprof tells builtins apart by it), and it stands for the
