@@ -2735,7 +2735,13 @@ PyAwaitable_Cancel(PyObject *awaitable)
     take_pending_call(aw, &call);
     inner = aw->aw_inner;
     aw->aw_inner = NULL;
+    int callback_running = aw->aw_insert >= 0;
     queue_take(aw, &taken);
+    if (callback_running) {
+        /* What the running callback queues from now on still goes right
+           after its step, and is still dropped if it fails. */
+        aw->aw_insert = 0;
+    }
     Py_END_CRITICAL_SECTION();
     release_call_args(call.args, call.arg, call.kwnames_or_arg2);
     taken_release(&taken);

@@ -82,6 +82,19 @@ class Suspend:
         return self.result
 
 
+class Logged:
+    """Awaitable that logs name when it is awaited, and returns it.  Not a
+    coroutine: dropped, it does not warn."""
+    def __init__(self, log, name):
+        self.log = log
+        self.name = name
+
+    def __await__(self):
+        self.log.append(self.name)
+        return self.name
+        yield
+
+
 class NoThrow:
     """Awaitable whose iterator yields 'x' forever and has no throw()."""
     def __await__(self):
@@ -1266,6 +1279,31 @@ class CancelTests(unittest.TestCase):
         self.assertEqual(run(aw), ('done', []))
         self.assertEqual(log, [])
 
+    def test_steps_queued_after_cancel_by_failing_callback_dropped(self):
+        # A callback that cancels, queues steps, then fails: the steps it
+        # queued are dropped as those of any failing callback, even when
+        # the error callback handles the exception.
+        aw = new()
+        log = []
+        def on_result(aw, r):
+            _testcapi.awaitable_cancel(aw)
+            add_await(aw, Logged(log, 'after cancel'))
+            return (-1, KeyError('k'))
+        add_await(aw, value(1), on_result,
+                  lambda aw, e: log.append(type(e)) or 0)
+        self.assertEqual(run(aw), (None, []))
+        self.assertEqual(log, [KeyError])
+        # Those of a callback that succeeds run.
+        aw = new()
+        log = []
+        def on_result(aw, r):
+            _testcapi.awaitable_cancel(aw)
+            add_await(aw, Logged(log, 'after cancel'))
+            return 0
+        add_await(aw, value(1), on_result)
+        self.assertEqual(run(aw), (None, []))
+        self.assertEqual(log, ['after cancel'])
+
     def test_cancel_bad_argument_is_unraisable(self):
         # PyAwaitable_Cancel() returns void: a bad argument is reported as
         # unraisable, and a pending exception would be kept.
@@ -1624,6 +1662,20 @@ class AsyncWithTests(unittest.TestCase):
                 with self.assertRaises(KeyError):
                     run(aw)
                 self.assertEqual(log, ['enter', ('exit', KeyError)])
+
+    def test_body_failure_after_cancel_drops_what_the_body_queued(self):
+        # The same when the body cancelled before it queued them: the
+        # steps are still the rest of the body.
+        aw = new()
+        log = []
+        def body(aw, res):
+            _testcapi.awaitable_cancel(aw)
+            add_await(aw, Logged(log, 'step'))
+            return -1, KeyError('body')
+        _testcapi.awaitable_async_with(aw, Manager(log), slot(aw, body))
+        with self.assertRaises(KeyError):
+            run(aw)
+        self.assertEqual(log, ['enter', ('exit', KeyError)])
 
     def test_aexit_failure_keeps_body_exception(self):
         # As in `async with`: what __aexit__ raises while it handles the

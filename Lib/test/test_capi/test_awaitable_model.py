@@ -659,7 +659,10 @@ class Model:
         self.cancels += 1
         inner, self.inner = self.inner, None
         self.queue_.clear()
-        self.insert = None
+        if self.insert is not None:
+            # From a running callback: what it queues next still goes
+            # right after its step, and is dropped if it fails.
+            self.insert = 0
         if inner is not None:
             inner.close()    # released: the generator is finalized
 
