@@ -1503,15 +1503,19 @@ static void
 awaitable_leave(PyAwaitableObject *aw, int status)
 {
     PyObject *inner = NULL;
+    PyObject *result = NULL;
     taken_records taken;
     Py_BEGIN_CRITICAL_SECTION(aw);
     if (status == PYGEN_ERROR) {
         /* Whatever remains is dropped now, not at deallocation, so that
-           cycles through it go away early. */
+           cycles through it go away early: the result too, which the
+           awaitable, having raised, will never give. */
         queue_take(aw, &taken);
         inner = aw->aw_inner;
         aw->aw_inner = NULL;
         aw->aw_orphan = 0;
+        result = aw->aw_result;
+        aw->aw_result = NULL;
     }
     /* Finished (or handed over): the queue was empty and nothing awaited,
        and nothing can be queued any more. */
@@ -1525,6 +1529,7 @@ awaitable_leave(PyAwaitableObject *aw, int status)
         taken_release(&taken);
     }
     Py_XDECREF(inner);
+    Py_XDECREF(result);
 }
 
 /* A send too deep for the C recursion limit, the RecursionError set:
@@ -1858,6 +1863,7 @@ awaitable_close(PyObject *self, PyObject *Py_UNUSED(ignored))
     int res = 0;
     pending_call call = {0};
     taken_records taken = {0};
+    PyObject *old_result = NULL;
 
     Py_BEGIN_CRITICAL_SECTION(aw);
     state = aw->aw_state;
@@ -1870,6 +1876,8 @@ awaitable_close(PyObject *self, PyObject *Py_UNUSED(ignored))
         FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_FINISHED);
         take_whole_call(aw, &call);
         queue_take(aw, &taken);
+        old_result = aw->aw_result;     // never to be given
+        aw->aw_result = NULL;
     }
     else if (state == AW_STARTED) {
         /* As awaitable_enter() does for throw(). */
@@ -1886,6 +1894,7 @@ awaitable_close(PyObject *self, PyObject *Py_UNUSED(ignored))
     if (state == AW_CREATED) {
         release_call_args(call.args, call.arg, call.kwnames_or_arg2);
         taken_release(&taken);
+        Py_XDECREF(old_result);
         Py_RETURN_NONE;
     }
 

@@ -332,6 +332,26 @@ class ResultTests(unittest.TestCase):
         self.assertEqual(_testcapi.awaitable_set_result(aw, result), 0)
         self.assertEqual(sys.getrefcount(result), refs)
 
+    def test_result_released_when_raising_or_closed(self):
+        # A result set before the awaitable raises, or before it is closed,
+        # is released then: it will never be given.
+        def finish_raising(aw):
+            add_await(aw, raising(ValueError('v')))
+            with self.assertRaises(ValueError):
+                run(aw)
+        def close_suspended(aw):
+            add_await(aw, Suspend())
+            aw.send(None)
+            aw.close()
+        for finish in finish_raising, close_suspended, lambda aw: aw.close():
+            with self.subTest(finish=finish):
+                aw = new()
+                result = object()
+                refs = sys.getrefcount(result)
+                _testcapi.awaitable_set_result(aw, result)
+                finish(aw)
+                self.assertEqual(sys.getrefcount(result), refs)
+
     def test_set_result_from_callback(self):
         aw = new()
         _testcapi.awaitable_set_result(aw, 'before')
