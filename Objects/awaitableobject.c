@@ -91,13 +91,18 @@ record_clear(awaitable_record *rec)
    make run any of its code.  What the C code queued itself is released as
    it is: a coroutine it made and that is dropped warns, as one made in
    Python and never awaited does.  The pending exception is kept.  Called
-   out of the critical section: releasing may run arbitrary code. */
+   out of the critical section: releasing may run arbitrary code.
+
+   The record's reference is the only one if the reference count is 1.
+   Not _PyObject_IsUniquelyReferenced(), which on the free-threaded build
+   also wants the object to belong to this thread: the thread that drops
+   the record is often not the one that called __aenter__(). */
 static void
 record_drop(awaitable_record *rec)
 {
     PyObject *obj = rec->ar_obj;
     if (rec->ar_kind == AWR_WITH_ENTER && obj != NULL
-        && _PyObject_IsUniquelyReferenced(obj)
+        && Py_REFCNT(obj) == 1
         && ((PyCoro_CheckExact(obj)
              && ((PyGenObject *)obj)->gi_frame_state == FRAME_CREATED)
             || (PyAwaitable_CheckExact(obj)

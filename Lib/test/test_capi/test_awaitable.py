@@ -11,7 +11,7 @@ import unittest
 import warnings
 import weakref
 from test import support
-from test.support import import_helper
+from test.support import import_helper, threading_helper
 
 _testcapi = import_helper.import_module('_testcapi')
 
@@ -1921,19 +1921,41 @@ class AsyncWithTests(unittest.TestCase):
         def drop_by_close(aw):
             aw.close()
 
+        def in_thread(drop):
+            # Another thread than the one that called __aenter__() drops
+            # the step (on the free-threaded build, an object belongs to
+            # the thread that made it).
+            def drop_in_thread(aw):
+                errors = []
+                def target():
+                    try:
+                        drop(aw)
+                    except BaseException as exc:
+                        errors.append(exc)
+                thread = threading.Thread(target=target)
+                thread.start()
+                thread.join()
+                if errors:
+                    raise errors[0]
+            return drop_in_thread
+
         log = []
         for drop in (drop_by_cancel, drop_by_exception, drop_by_close):
-            for make in (lambda: value('v'), _testcapi.async_noargs):
-                with self.subTest(drop=drop.__name__, make=make):
-                    aw = new()
-                    add_await(aw, Fails())
-                    _testcapi.awaitable_async_with(aw, Makes(make))
-                    with warnings.catch_warnings(record=True) as w:
-                        warnings.simplefilter('always')
-                        drop(aw)
-                        del aw
-                        gc_collect()
-                    self.assertEqual(w, [])
+            for where in ((lambda drop: drop), in_thread):
+                if where is in_thread and not threading_helper.can_start_thread:
+                    continue
+                for make in (lambda: value('v'), _testcapi.async_noargs):
+                    with self.subTest(drop=drop.__name__, make=make,
+                                      thread=where is in_thread):
+                        aw = new()
+                        add_await(aw, Fails())
+                        _testcapi.awaitable_async_with(aw, Makes(make))
+                        with warnings.catch_warnings(record=True) as w:
+                            warnings.simplefilter('always')
+                            where(drop)(aw)
+                            del aw
+                            gc_collect()
+                        self.assertEqual(w, [])
         self.assertEqual(log, [])
 
     def test_dropped_step_leaves_what_aenter_shares(self):
