@@ -68,9 +68,7 @@ add(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     if (queue_awaits(awaitable, args[0], args[1]) < 0) {
-        /* Cancel first: releasing an awaitable that was never awaited
-           would emit "coroutine ... was never awaited". */
-        PyAwaitable_Cancel(awaitable);
+        /* Released with the exception set: no "never awaited" warning. */
         Py_DECREF(awaitable);
         return NULL;
     }
