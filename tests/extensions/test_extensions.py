@@ -93,6 +93,35 @@ class DocExampleTests(unittest.TestCase):
             getattr(awaitable_example, n))]
         self.assertTrue(async_names, names)
 
+    def test_walk_through(self):
+        # What the documentation shows.
+        import asyncio
+
+        async def value(x):
+            await asyncio.sleep(0)
+            return x
+
+        for func in awaitable_example.add, awaitable_example.add_async:
+            with self.subTest(func=func.__name__):
+                self.assertEqual(asyncio.run(func(value(1), value(2))), 3)
+        with self.assertRaises(TypeError):
+            awaitable_example.add(1)
+        aw = awaitable_example.add_async(1)
+        with self.assertRaises(TypeError):
+            asyncio.run(aw)
+
+    def test_error_path_does_not_warn(self):
+        # add() releases its awaitable with the exception set when it
+        # cannot queue an await: no "never awaited" warning.
+        import gc
+        import warnings
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            with self.assertRaises(TypeError):
+                awaitable_example.add(1, 2)
+            gc.collect()
+        self.assertEqual(w, [])
+
 
 if __name__ == "__main__":
     unittest.main()
