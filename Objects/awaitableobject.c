@@ -1532,9 +1532,9 @@ awaitable_leave(PyAwaitableObject *aw, int status)
     Py_END_CRITICAL_SECTION();
     if (status == PYGEN_ERROR) {
         taken_release(&taken);
+        Py_XDECREF(result);
     }
     Py_XDECREF(inner);
-    Py_XDECREF(result);
 }
 
 /* A send too deep for the C recursion limit, the RecursionError set:
