@@ -1182,6 +1182,26 @@ stopiteration_error(PyObject *thrown)
     }
 }
 
+/* The exception is leaving the awaitable, which finished (as
+   stopiteration_error() makes it): its result, which it will never give,
+   goes now, not at deallocation.  Out of line: the awaits that succeed
+   need none of it. */
+static Py_NO_INLINE void
+finish_raising(PyAwaitableObject *aw, PyObject *thrown)
+{
+    PyObject *result;
+    Py_BEGIN_CRITICAL_SECTION(aw);
+    result = aw->aw_result;
+    aw->aw_result = NULL;
+    Py_END_CRITICAL_SECTION();
+    stopiteration_error(thrown);
+    if (result != NULL) {
+        PyObject *exc = PyErr_GetRaisedException();
+        Py_DECREF(result);
+        PyErr_SetRaisedException(exc);
+    }
+}
+
 /* hand_over_end() for an object that is not its own iterator: get the
    iterator as `await` does.  Kept out of line: the await handed over is
    most often a coroutine. */
@@ -1392,7 +1412,7 @@ awaitable_steps(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
             }
         }
         if (unwound == UNWOUND_OUT) {
-            stopiteration_error(thrown);
+            finish_raising(aw, thrown);
             *presult = NULL;
             return PYGEN_ERROR;
         }
@@ -1508,19 +1528,16 @@ static void
 awaitable_leave(PyAwaitableObject *aw, int status)
 {
     PyObject *inner = NULL;
-    PyObject *result = NULL;
     taken_records taken;
     Py_BEGIN_CRITICAL_SECTION(aw);
     if (status == PYGEN_ERROR) {
         /* Whatever remains is dropped now, not at deallocation, so that
-           cycles through it go away early: the result too, which the
-           awaitable, having raised, will never give. */
+           cycles through it go away early (the result went already:
+           finish_raising()). */
         queue_take(aw, &taken);
         inner = aw->aw_inner;
         aw->aw_inner = NULL;
         aw->aw_orphan = 0;
-        result = aw->aw_result;
-        aw->aw_result = NULL;
     }
     /* Finished (or handed over): the queue was empty and nothing awaited,
        and nothing can be queued any more. */
@@ -1532,7 +1549,6 @@ awaitable_leave(PyAwaitableObject *aw, int status)
     Py_END_CRITICAL_SECTION();
     if (status == PYGEN_ERROR) {
         taken_release(&taken);
-        Py_XDECREF(result);
     }
     Py_XDECREF(inner);
 }
@@ -1547,11 +1563,15 @@ static Py_NO_INLINE void
 awaitable_abandon(PyAwaitableObject *aw)
 {
     pending_call call;
+    PyObject *result;
     Py_BEGIN_CRITICAL_SECTION(aw);
     take_whole_call(aw, &call);
+    result = aw->aw_result;     // never to be given
+    aw->aw_result = NULL;
     FT_ATOMIC_STORE_UINT8(aw->aw_state, AW_FINISHED);
     Py_END_CRITICAL_SECTION();
     release_call_args(call.args, call.arg, call.kwnames_or_arg2);
+    Py_XDECREF(result);
 }
 
 /* The first send to a METH_ASYNC call: run the body here and, if it
