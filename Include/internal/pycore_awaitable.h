@@ -196,6 +196,18 @@ _PyCFunction_AsyncDefGiven(PyMethodDef *shown)
     return &((_PyCFunctionAsyncDef *)shown)->given;
 }
 
+/* The same for ml, a copy or a definition without METH_ASYNC (the
+   definition of a function object or method descriptor): ml itself if it
+   is not async. */
+static inline PyMethodDef *
+_PyCFunction_DefGiven(PyMethodDef *ml)
+{
+    if (ml->ml_flags & METH_ASYNC) {
+        return _PyCFunction_AsyncDefGiven(ml);
+    }
+    return ml;
+}
+
 /* The copy to show for ml, a METH_ASYNC definition or a copy: found or
    made, under a lock of the runtime.  NULL with an exception set if out
    of memory. */
