@@ -1302,27 +1302,21 @@ class CancelTests(unittest.TestCase):
     def test_steps_queued_after_cancel_by_failing_callback_dropped(self):
         # A callback that cancels, queues steps, then fails: the steps it
         # queued are dropped as those of any failing callback, even when
-        # the error callback handles the exception.
-        aw = new()
-        log = []
-        def on_result(aw, r):
-            _testcapi.awaitable_cancel(aw)
-            add_await(aw, Logged(log, 'after cancel'))
-            return (-1, KeyError('k'))
-        add_await(aw, value(1), on_result,
-                  lambda aw, e: log.append(type(e)) or 0)
-        self.assertEqual(run(aw), (None, []))
-        self.assertEqual(log, [KeyError])
-        # Those of a callback that succeeds run.
-        aw = new()
-        log = []
-        def on_result(aw, r):
-            _testcapi.awaitable_cancel(aw)
-            add_await(aw, Logged(log, 'after cancel'))
-            return 0
-        add_await(aw, value(1), on_result)
-        self.assertEqual(run(aw), (None, []))
-        self.assertEqual(log, ['after cancel'])
+        # the error callback handles the exception.  Those of a callback
+        # that succeeds run.
+        for code, expected in (((-1, KeyError('k')), [KeyError]),
+                               (0, ['after cancel'])):
+            with self.subTest(code=code):
+                aw = new()
+                log = []
+                def on_result(aw, r):
+                    _testcapi.awaitable_cancel(aw)
+                    add_await(aw, Logged(log, 'after cancel'))
+                    return code
+                add_await(aw, value(1), on_result,
+                          lambda aw, e: log.append(type(e)) or 0)
+                self.assertEqual(run(aw), (None, []))
+                self.assertEqual(log, expected)
 
     def test_cancel_bad_argument_is_unraisable(self):
         # PyAwaitable_Cancel() returns void: a bad argument is reported as
