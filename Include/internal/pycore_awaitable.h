@@ -209,8 +209,9 @@ _PyCFunction_DefGiven(PyMethodDef *ml)
 }
 
 /* The copy to show for ml, a METH_ASYNC definition or a copy: found or
-   made, under a lock of the runtime.  NULL with an exception set if out
-   of memory. */
+   made, under a lock of the runtime.  NULL with SystemError set if ml has
+   no calling convention that function objects and method descriptors
+   call with (no copy is made then), or MemoryError. */
 extern PyMethodDef *_PyCFunction_GetAsyncDef(PyMethodDef *ml);
 
 /* PyCMethod_New() for ml, a definition without METH_ASYNC or a copy,

@@ -1012,6 +1012,29 @@ class FlagTests(unittest.TestCase):
                                             rf'{name}\(\) method: bad call flags'):
                     _testcapi.new_type_with_method(name)
 
+    @support.cpython_only
+    def test_bad_flags_leave_no_copy(self):
+        # The runtime keeps the copy of a definition for good; a definition
+        # refused makes none, however often it is tried.
+        _testinternalcapi = import_helper.import_module('_testinternalcapi')
+        copies = _testinternalcapi.get_async_method_def_copies
+        for name in ('bad_no_convention', 'bad_noargs_keywords',
+                     'bad_o_fastcall', 'bad_method_varargs'):
+            with self.subTest(name=name):
+                before = copies()
+                for _ in range(3):
+                    with self.assertRaises(SystemError):
+                        _testcapi.new_async_function(name, None, None)
+                    with self.assertRaises(SystemError):
+                        _testcapi.new_type_with_method(name)
+                self.assertEqual(copies(), before)
+        # A good definition is copied once, and the copy found again.
+        _testcapi.new_async_function('new_o', None, None)
+        before = copies()
+        for _ in range(3):
+            _testcapi.new_async_function('new_o', None, None)
+        self.assertEqual(copies(), before)
+
     def async_function_objects(self):
         """(function object, the flags it shows) of every kind."""
         METH_CLASS, METH_STATIC, METH_METHOD, METH_ASYNC = (
