@@ -633,6 +633,25 @@ static PyType_Spec async_type_spec = {
 };
 
 
+/* A static type, whose method descriptors live as long as it does: past
+   Py_FinalizeEx(), to be used again after the next Py_Initialize()
+   (test_embed). */
+
+static PyMethodDef static_async_type_methods[] = {
+    {"o", _PyCFunction_CAST(async_o), METH_O | METH_ASYNC},
+    {NULL},
+};
+
+static PyTypeObject StaticAsyncMethods_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "_testcapi.StaticAsyncMethods",
+    .tp_basicsize = sizeof(PyObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_methods = static_async_type_methods,
+    .tp_new = PyType_GenericNew,
+};
+
+
 /* PyCFunction_New() and PyCMethod_New() with METH_ASYNC, and the call
    flags they must refuse. */
 
@@ -1005,6 +1024,9 @@ _PyTestCapi_Init_AsyncMethod(PyObject *m)
         return -1;
     }
     if (PyModule_AddFunctions(m, test_methods) < 0) {
+        return -1;
+    }
+    if (PyModule_AddType(m, &StaticAsyncMethods_Type) < 0) {
         return -1;
     }
     PyObject *type = PyType_FromModuleAndSpec(m, &async_type_spec, NULL);
