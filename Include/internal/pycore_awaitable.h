@@ -254,6 +254,16 @@ _PyCFunction_CheckAsyncResult(PyObject *func, PyObject *result)
 extern int _PyAwaitable_SendOrHandOver(PyObject **preceiver, PyObject *arg,
                                        PyObject **presult);
 
+/* Whether the SEND instructions of code take such hand-overs: those of
+   coroutines and asynchronous generators, whose awaits drive what they
+   await, and of generator-based coroutines, whose yield from may drive a
+   coroutine.  Not those of a plain generator, which never drives a
+   coroutine (GET_YIELD_FROM_ITER refuses one, iter() cannot return one):
+   an awaitable object that __iter__() returned awaits for it. */
+#define _PyAwaitable_TAKES_HAND_OVER(code) \
+    (((code)->co_flags & (CO_COROUTINE | CO_ITERABLE_COROUTINE \
+                          | CO_ASYNC_GENERATOR)) != 0)
+
 #ifdef __cplusplus
 }
 #endif

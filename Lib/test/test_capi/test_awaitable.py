@@ -817,6 +817,30 @@ class ReturnAwaitTests(unittest.TestCase):
         for aw, expected in self.one_site_cases():
             self.assertEqual(run(await_it(aw)), expected)
 
+    def test_no_hand_over_in_plain_generator(self):
+        # A plain generator never drives a coroutine: the yield from of
+        # an awaitable that __iter__() returns sends to the awaitable, which
+        # awaits the coroutine itself.  The same at the generic SEND and at
+        # the one specialization would make.
+        class Iterable:
+            def __init__(self, aw):
+                self.aw = aw
+            def __iter__(self):
+                return self.aw
+        def plain(aw):
+            return (yield from Iterable(aw))
+        for i in range(20):
+            aw = self.return_await(suspending(i))
+            gen = plain(aw)
+            self.assertEqual(gen.send(None), 'suspend0')
+            self.assertIs(gen.gi_yieldfrom, aw)
+            with self.assertRaises(StopIteration) as cm:
+                gen.send(None)
+            self.assertEqual(cm.exception.value, i)
+        opnames = {instr.opname
+                   for instr in dis.get_instructions(plain, adaptive=True)}
+        self.assertNotIn('SEND_AWAITABLE', opnames)
+
     def test_asyncio_cancel_reaches_inner(self):
         for wrap in (False, True):
             with self.subTest(wrap=wrap):
