@@ -1014,7 +1014,7 @@ await_start(PyAwaitableObject *aw, awaitable_record *head,
 
 typedef enum {
     STEP_SEND,          // send to (or throw into) the await in progress
-    STEP_THROWN,        // thrown into before any await started
+    STEP_THROWN,        // thrown into with no await in progress
     STEP_BODY,          // run the body of a METH_ASYNC call
     STEP_DEFER,         // call a defer callback
     STEP_START,         // start the await of the head record
@@ -1236,7 +1236,10 @@ hand_over_end(awaitable_record *rec, PyObject *old_result, PyObject **presult)
 
 /* Drive the awaitable: send arg (or throw exc, if not NULL) to the await in
    progress and go on through the queue until something suspends, the
-   queue is empty, or an exception escapes.  If can_hand_over and all that
+   queue is empty, or an exception escapes.  An exc thrown in with no
+   await in progress is raised there; if the awaitable had not started
+   (unstarted), it leaves it as thrown, StopIteration included, as out of
+   a coroutine that never started.  If can_hand_over and all that
    is left is a PyAwaitable_ReturnAwait() step, the awaitable finishes and
    hands over that await to the caller instead (_PyAwaitable_HANDED_OVER, with
    the iterator to await in *presult).  aw_running is set.  This is the
@@ -1244,9 +1247,9 @@ hand_over_end(awaitable_record *rec, PyObject *old_result, PyObject **presult)
    finished, and its only caller. */
 static inline Py_ALWAYS_INLINE int
 awaitable_steps(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
-                PyObject **presult, int can_hand_over)
+                int unstarted, PyObject **presult, int can_hand_over)
 {
-    PyObject *thrown = NULL;   // exc, once STEP_THROWN raised it
+    PyObject *thrown = NULL;   // exc, once STEP_THROWN raised it unstarted
     for (;;) {
         awaitable_step step;
         awaitable_record rec;
@@ -1344,7 +1347,7 @@ awaitable_steps(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
         case STEP_THROWN:
             release_call_args(call.args, call.arg, call.kwnames_or_arg2);
             PyErr_SetRaisedException(Py_NewRef(exc));
-            thrown = exc;
+            thrown = unstarted ? exc : NULL;
             exc = NULL;
             res = -1;
             break;
@@ -1427,9 +1430,10 @@ awaitable_steps(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
    paths and calls this for the rest. */
 static Py_NO_INLINE int
 awaitable_run(PyAwaitableObject *aw, PyObject *arg, PyObject *exc,
-              PyObject **presult, int can_hand_over)
+              int unstarted, PyObject **presult, int can_hand_over)
 {
-    int status = awaitable_steps(aw, arg, exc, presult, can_hand_over);
+    int status = awaitable_steps(aw, arg, exc, unstarted, presult,
+                                 can_hand_over);
     /* Read without the critical section: only the thread that runs the
        awaitable changes the fields of its call meanwhile.  An awaitable
        of the API without METH_ASYNC has no call. */
@@ -1492,12 +1496,14 @@ throw_inner(PyObject *inner, PyObject *exc, PyObject **pvalue)
     return PYGEN_ERROR;
 }
 
-/* Check and set aw_running; -1 with an exception if it cannot run. */
+/* Check and set aw_running; -1 with an exception if it cannot run, else
+   the state it was in, AW_CREATED or AW_STARTED. */
 static int
 awaitable_enter(PyAwaitableObject *aw, int check_none_arg, PyObject *arg)
 {
-    int res = 0;
+    int res;
     Py_BEGIN_CRITICAL_SECTION(aw);
+    res = aw->aw_state;
     if (aw->aw_running) {
         PyErr_SetString(PyExc_ValueError, "awaitable already executing");
         res = -1;
@@ -1589,7 +1595,7 @@ awaitable_run_first(PyAwaitableObject *aw, PyObject *arg, PyObject **presult,
     assert(call.body == NULL || aw->aw_inner == NULL);
     Py_END_CRITICAL_SECTION();
     if (call.body == NULL) {
-        return awaitable_run(aw, arg, NULL, presult, can_hand_over);
+        return awaitable_run(aw, arg, NULL, 0, presult, can_hand_over);
     }
     if (run_body(aw, call.body, call.args, call.arg,
                  call.kwnames_or_arg2) < 0)
@@ -1601,7 +1607,8 @@ awaitable_run_first(PyAwaitableObject *aw, PyObject *arg, PyObject **presult,
         Py_END_CRITICAL_SECTION();
         stopiteration_error(NULL);
         PyObject *exc = PyErr_GetRaisedException();
-        int status = awaitable_run(aw, Py_None, exc, presult, can_hand_over);
+        int status = awaitable_run(aw, Py_None, exc, 1, presult,
+                                   can_hand_over);
         Py_DECREF(exc);
         return status;
     }
@@ -1622,7 +1629,8 @@ awaitable_run_first(PyAwaitableObject *aw, PyObject *arg, PyObject **presult,
     }
     Py_END_CRITICAL_SECTION();
     if (!done && !handing_over) {
-        return awaitable_run(aw, Py_None, NULL, presult, can_hand_over);
+        return awaitable_run(aw, Py_None, NULL, 0, presult,
+                             can_hand_over);
     }
     release_call_args(call.args, call.arg, call.kwnames_or_arg2);
     if (done) {
@@ -1861,12 +1869,14 @@ awaitable_throw(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 
     /* Into a finished awaitable, as into a finished coroutine, exc is
        not raised: RuntimeError is, by awaitable_enter(). */
-    if (awaitable_enter(aw, 0, NULL) < 0) {
+    int state = awaitable_enter(aw, 0, NULL);
+    if (state < 0) {
         Py_DECREF(exc);
         return NULL;
     }
     PyObject *result;
-    int status = awaitable_run(aw, Py_None, exc, &result, 0);
+    int status = awaitable_run(aw, Py_None, exc, state == AW_CREATED,
+                               &result, 0);
     Py_DECREF(exc);
     awaitable_leave(aw, status);
     return gen_result(status, result);
@@ -1929,7 +1939,7 @@ awaitable_close(PyObject *self, PyObject *Py_UNUSED(ignored))
         return NULL;
     }
     PyObject *result;
-    int status = awaitable_run(aw, Py_None, exc, &result, 0);
+    int status = awaitable_run(aw, Py_None, exc, 0, &result, 0);
     Py_DECREF(exc);
     awaitable_leave(aw, status);
     if (status == PYGEN_NEXT) {

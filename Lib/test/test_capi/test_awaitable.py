@@ -1215,6 +1215,29 @@ class StopIterationTests(unittest.TestCase):
             aw.throw(exc)
         self.assertIs(cm.exception, exc)
 
+    def test_thrown_after_cancel_is_raised_by_the_awaitable(self):
+        # Suspended, then cancelled: no await is in progress, and the
+        # exception is raised where the awaitable stands, as in a suspended
+        # coroutine, not as into one that never started.
+        for unstarted in (False, True):
+            with self.subTest(unstarted=unstarted):
+                aw = new()
+                add_await(aw, Suspend(2))
+                if not unstarted:
+                    self.assertEqual(aw.send(None), 'suspend0')
+                _testcapi.awaitable_cancel(aw)
+                exc = StopIteration('thrown')
+                if unstarted:
+                    with self.assertRaises(StopIteration) as cm:
+                        aw.throw(exc)
+                    self.assertIs(cm.exception, exc)
+                else:
+                    with self.assertRaisesRegex(
+                            RuntimeError,
+                            'awaitable raised StopIteration') as cm:
+                        aw.throw(exc)
+                    self.assertIs(cm.exception.__cause__, exc)
+
     def test_other_exceptions_unchanged(self):
         aw = new()
         exc = StopAsyncIteration()
