@@ -182,7 +182,8 @@ extern int _PyCFunction_CheckAsyncArgs(PyObject *func, int flags,
    convention (Objects/methodobject.c). */
 typedef struct _PyCFunctionAsyncDef {
     PyMethodDef shown;      // what they point to; first, for the casts
-    PyMethodDef given;      // the definition given, when copied
+    PyMethodDef *def;       // the definition given
+    PyMethodDef given;      // *def when copied
     struct _PyCFunctionAsyncDef *next;    // in async_method_defs.all
 } _PyCFunctionAsyncDef;
 

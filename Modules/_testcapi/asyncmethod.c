@@ -959,52 +959,8 @@ error:
 /* redefine_freed(): definitions allocated in blocks of the sizes that the
    copy METH_ASYNC makes of one may take, each used for a function object
    and freed; then another definition's function object, whose copy may
-   be made in the memory of one of them.  Returns the result of awaiting
-   that function object with 7. */
-/* functions_of_heap_defs(n): a list of n function objects, each made from
-   a definition of its own, allocated on the heap, all with the same
-   contents, and freed once all are made, as a binding generator may do. */
-static PyObject *
-functions_of_heap_defs(PyObject *module, PyObject *arg)
-{
-    Py_ssize_t n = PyLong_AsSsize_t(arg);
-    if (n < 0) {
-        return PyErr_Occurred() ? NULL : PyErr_Format(PyExc_ValueError,
-                                                      "n must be >= 0");
-    }
-    PyMethodDef **defs = PyMem_Calloc(n ? n : 1, sizeof(PyMethodDef *));
-    PyObject *list = PyList_New(n);
-    if (defs == NULL || list == NULL) {
-        PyErr_NoMemory();
-        goto error;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        defs[i] = PyMem_Malloc(sizeof(PyMethodDef));
-        if (defs[i] == NULL) {
-            PyErr_NoMemory();
-            goto error;
-        }
-        *defs[i] = (PyMethodDef){"heap_def", _PyCFunction_CAST(async_o),
-                                 METH_O | METH_ASYNC, NULL};
-        PyObject *func = PyCFunction_New(defs[i], NULL);
-        if (func == NULL) {
-            goto error;
-        }
-        PyList_SET_ITEM(list, i, func);
-    }
-    goto done;
-error:
-    Py_CLEAR(list);
-done:
-    if (defs != NULL) {
-        for (Py_ssize_t i = 0; i < n; i++) {
-            PyMem_Free(defs[i]);
-        }
-        PyMem_Free(defs);
-    }
-    return list;
-}
-
+   be made in the memory of one of them, which the table still has as a
+   key.  Returns the result of awaiting that function object with 7. */
 static PyObject *
 redefine_freed(PyObject *module, PyObject *Py_UNUSED(ignored))
 {
@@ -1058,7 +1014,6 @@ static PyMethodDef test_methods[] = {
     {"set_function_doc", set_function_doc, METH_O},
     {"redefine", redefine, METH_NOARGS},
     {"redefine_freed", redefine_freed, METH_NOARGS},
-    {"functions_of_heap_defs", functions_of_heap_defs, METH_O},
     {NULL},
 };
 

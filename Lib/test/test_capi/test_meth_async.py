@@ -1164,27 +1164,9 @@ class FlagTests(unittest.TestCase):
                           'second definition', True, ('o', None, 7)))
 
     def test_copy_at_the_address_of_a_freed_definition(self):
-        # The copy of a definition may be made where a definition was freed
-        # (where the allocator reuses the block).
+        # The copy of a definition may be made where a definition that the
+        # table still has was freed (where the allocator reuses the block).
         self.assertEqual(_testcapi.redefine_freed(), ('o', None, 7))
-
-    @support.cpython_only
-    def test_definitions_made_again_share_a_copy(self):
-        # Definitions made at run time, each at an address of its own, but
-        # with the same contents, share the copy of the first: the copies,
-        # which are never freed, do not grow with the functions made.
-        _testinternalcapi = import_helper.import_module('_testinternalcapi')
-        copies = _testinternalcapi.get_async_method_def_copies
-        _testcapi.functions_of_heap_defs(1)
-        before = copies()
-        funcs = _testcapi.functions_of_heap_defs(50)
-        funcs += _testcapi.functions_of_heap_defs(50)
-        self.assertEqual(copies(), before)
-        self.assertEqual(len({_testcapi.function_def_id(f) for f in funcs}),
-                         1)
-        for i, f in enumerate(funcs[::10]):
-            self.assertTrue(inspect.iscoroutinefunction(f))
-            self.assertEqual(run_await(f(i)), ('o', None, i))
 
     def test_doc_set_through_function_object(self):
         # numpy's add_docstring() sets the doc string of a builtin through
