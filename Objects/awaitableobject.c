@@ -1496,14 +1496,18 @@ throw_inner(PyObject *inner, PyObject *exc, PyObject **pvalue)
     return PYGEN_ERROR;
 }
 
-/* Check and set aw_running; -1 with an exception if it cannot run, else
-   the state it was in, AW_CREATED or AW_STARTED. */
-static int
-awaitable_enter(PyAwaitableObject *aw, int check_none_arg, PyObject *arg)
+/* Check and set aw_running; -1 with an exception if it cannot run.  If
+   pstate is not NULL, *pstate is the state it was in, AW_CREATED or
+   AW_STARTED (a send has no use for it: NULL costs nothing inlined). */
+static inline int
+awaitable_enter(PyAwaitableObject *aw, int check_none_arg, PyObject *arg,
+                uint8_t *pstate)
 {
-    int res;
+    int res = 0;
     Py_BEGIN_CRITICAL_SECTION(aw);
-    res = aw->aw_state;
+    if (pstate != NULL) {
+        *pstate = aw->aw_state;
+    }
     if (aw->aw_running) {
         PyErr_SetString(PyExc_ValueError, "awaitable already executing");
         res = -1;
@@ -1658,7 +1662,7 @@ awaitable_drive(PyAwaitableObject *aw, PyObject *arg, PyObject **presult,
 {
     PyThreadState *tstate = NULL;
     int status;
-    if (awaitable_enter(aw, 1, arg) < 0) {
+    if (awaitable_enter(aw, 1, arg, NULL) < 0) {
         *presult = NULL;
         return PYGEN_ERROR;
     }
@@ -1869,8 +1873,8 @@ awaitable_throw(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 
     /* Into a finished awaitable, as into a finished coroutine, exc is
        not raised: RuntimeError is, by awaitable_enter(). */
-    int state = awaitable_enter(aw, 0, NULL);
-    if (state < 0) {
+    uint8_t state;
+    if (awaitable_enter(aw, 0, NULL, &state) < 0) {
         Py_DECREF(exc);
         return NULL;
     }
